@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`telegram`]: the Telegram Bot API simulator.
 //! - [`llm`]: the OpenAI-compatible chat-completions simulator.
+//! - [`github`]: the GitHub REST API simulator on real bare git repositories.
 
+pub mod github;
 pub mod llm;
 pub mod telegram;

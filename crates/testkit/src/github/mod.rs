@@ -1,0 +1,1 @@
+//! GitHub REST API simulator backed by real bare git repositories served over smart HTTP.
