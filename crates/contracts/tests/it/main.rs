@@ -1,0 +1,5 @@
+//! Contract suite: every message type round-trips through its wire form, and bad input is refused with a reason.
+
+mod fixtures;
+mod rejection;
+mod round_trip;
