@@ -1,0 +1,8 @@
+//! Store tests against a real PostgreSQL (`DATABASE_URL`): each test gets a fresh, migrated database.
+
+mod audit;
+mod inbox;
+mod model_configs;
+mod outbox;
+mod projects;
+mod usage;
