@@ -79,7 +79,8 @@ pub(crate) fn leaf_plaintext(value: &Value, format: Format) -> Option<Plain> {
         Value::Int(n) => Plain::new(DataType::Int, n.to_string()),
         Value::Float(f) => Plain::new(DataType::Float, go_float(*f)),
         Value::Bool(b) => Plain::new(DataType::Bool, if *b { "True" } else { "False" }),
-        Value::Bytes(bytes) => Plain::new(DataType::Bytes, bytes.expose()),
+        // sops 3.11 panics on `type:bytes` (and writes `!!binary` values as `str` itself).
+        Value::Bytes(bytes) => Plain::new(DataType::Str, bytes.expose()),
         Value::Time(t) => Plain::new(DataType::Time, go_rfc3339_nano(t)),
     })
 }
@@ -93,10 +94,16 @@ pub(crate) fn leaf_from_plaintext(
     let invalid = || CipherError::InvalidPlaintext {
         datatype: datatype.name(),
     };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        // Go strings may hold any bytes (sops encrypts a YAML `!!binary` value as `str`).
+        return match datatype {
+            DataType::Str | DataType::Bytes => Ok(Value::Bytes(SecretBytes::new(bytes))),
+            _ => Err(invalid()),
+        };
+    };
     if datatype == DataType::Bytes {
         return Ok(Value::Bytes(SecretBytes::new(bytes)));
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
     Ok(match datatype {
         DataType::Str | DataType::Comment => Value::Str(SecretText::new(text)),
         DataType::Int => Value::Int(text.parse().map_err(|_| invalid())?),
@@ -226,6 +233,15 @@ mod tests {
         assert_eq!(go_rfc3339(&t), "2024-01-02T03:04:05+02:00");
         let d = parse_yaml_timestamp("2024-01-02").expect("date");
         assert_eq!(go_rfc3339_nano(&d), "2024-01-02T00:00:00Z");
+    }
+
+    #[test]
+    fn bytes_are_written_as_str_and_read_back_as_bytes_if_not_utf8() {
+        let value = Value::Bytes(SecretBytes::new(vec![0xff, 0x00]));
+        let plain = leaf_plaintext(&value, Format::Yaml).expect("leaf");
+        assert_eq!(plain.datatype, DataType::Str);
+        let back = leaf_from_plaintext(DataType::Str, &plain.bytes, Format::Yaml).expect("parse");
+        assert_eq!(back, value);
     }
 
     #[test]
