@@ -1,0 +1,3 @@
+//! The single integration-test binary of orch-testkit.
+
+mod github;
