@@ -125,7 +125,14 @@ fn write_value(
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) => out.push_str(&n.to_string()),
-        Value::Float(f) if f.is_finite() => out.push_str(&go_float(*f)),
+        Value::Float(f) if f.is_finite() => {
+            // Keep a float a float when read back (sops itself would print `5` for `5.0`).
+            let text = go_float(*f);
+            out.push_str(&text);
+            if !text.contains(['.', 'e', 'E']) {
+                out.push_str(".0");
+            }
+        }
         Value::Float(_) => {
             return Err(EmitError::NonFiniteJsonFloat {
                 path: path.join("."),
@@ -168,7 +175,7 @@ mod tests {
 
     #[test]
     fn round_trips_with_order_and_types() {
-        let text = "{\n\t\"b\": 1,\n\t\"a\": [\n\t\t0.5,\n\t\ttrue,\n\t\tnull,\n\t\t\"x\\n\\\"y\\\"\"\n\t],\n\t\"e\": {},\n\t\"l\": []\n}\n";
+        let text = "{\n\t\"b\": 1,\n\t\"a\": [\n\t\t0.5,\n\t\t2.0,\n\t\ttrue,\n\t\tnull,\n\t\t\"x\\n\\\"y\\\"\"\n\t],\n\t\"e\": {},\n\t\"l\": []\n}\n";
         let map = parse(text).expect("valid json");
         let keys: Vec<_> = map.entries().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "a", "e", "l"]);

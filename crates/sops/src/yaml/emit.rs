@@ -1,7 +1,9 @@
 //! [`Map`] → YAML text in sops's layout: 4-space indent, sequences indented under their key,
 //! comments on their own lines before the entry they precede.
 
-use super::scalar::{can_be_plain, double_quoted, inline_string, non_string_scalar};
+use super::scalar::{
+    can_be_plain, double_quoted, inline_string, is_plain_safe_char, non_string_scalar,
+};
 use crate::value::{List, ListItem, Map, MapItem, SecretText, Value};
 
 const INDENT: usize = 4;
@@ -147,9 +149,7 @@ impl Writer {
 fn literal_block(text: &str) -> Option<(&'static str, Vec<&str>, usize)> {
     let body = text.trim_end_matches('\n');
     let trailing = text.len() - body.len();
-    let printable = text
-        .chars()
-        .all(|c| c == '\n' || (!c.is_control() && !"\u{FEFF}\u{2028}\u{2029}\u{85}".contains(c)));
+    let printable = text.chars().all(|c| c == '\n' || is_plain_safe_char(c));
     let lines: Vec<&str> = body.split('\n').collect();
     let first_content = lines.iter().find(|l| !l.is_empty())?;
     let suitable = body.contains('\n') || trailing > 0;

@@ -139,8 +139,11 @@ fn looks_like_timestamp(text: &str) -> bool {
     digits == 4 && text.as_bytes().get(4) == Some(&b'-')
 }
 
-fn is_plain_safe_char(c: char) -> bool {
-    !c.is_control() && !matches!(c, '\u{FEFF}' | '\u{2028}' | '\u{2029}' | '\u{85}')
+/// YAML `c-printable`, minus the characters that would read back as whitespace or line breaks.
+pub(crate) fn is_plain_safe_char(c: char) -> bool {
+    let printable = matches!(c, '\u{20}'..='\u{7E}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}';
+    printable && !matches!(c, '\u{FEFF}' | '\u{2028}' | '\u{2029}')
 }
 
 /// Tells whether a string can be written as a plain scalar and read back as the same string.
