@@ -354,3 +354,115 @@ impl DecryptedFile {
         Ok(file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn expected() -> serde_json::Value {
+        serde_json::from_str(&fixture("expected.json")).expect("expected.json parses")
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn key1() -> Identities {
+        Identities::parse(&fixture("age-key.txt"), "age-key.txt").expect("key")
+    }
+
+    /// Unwraps the data key and recomputes the plaintext MAC, step by step.
+    fn steps(name: &str) -> (SopsFile, DataKey, String) {
+        let format = Format::from_path(name).expect("known extension");
+        let file = SopsFile::parse(fixture(name), format).expect("parses");
+        let key = keys::unwrap(&file.metadata.age, &key1()).expect("unwraps");
+        let rule = file.metadata.rule.compile().expect("rule");
+        let mut stash = IvStash::default();
+        let mut walk = Walk::new(&key, &rule, false, format, Stash::Record(&mut stash));
+        walk.decrypt_map(&file.tree).expect("values decrypt");
+        let mac = walk.finish();
+        (file, key, mac)
+    }
+
+    #[test]
+    fn data_keys_macs_and_lastmodified_match_expected_json() {
+        let expected = expected();
+        for name in [
+            "secrets.enc.yaml",
+            "secrets.enc.json",
+            "secrets.multi.enc.yaml",
+            "comments.enc.yaml",
+        ] {
+            let (file, key, mac) = steps(name);
+            assert_eq!(
+                hex(key.as_bytes()),
+                expected["data_key_hex"][name],
+                "{name}"
+            );
+            assert_eq!(
+                file.metadata.lastmodified, expected["lastmodified"][name],
+                "{name}"
+            );
+            let mac_key = if name.starts_with("comments") {
+                "mac_plaintext_comments"
+            } else {
+                "mac_plaintext_secrets"
+            };
+            assert_eq!(mac, expected[mac_key], "{name}");
+        }
+    }
+
+    #[test]
+    fn aad_examples_from_expected_json_open_the_values() {
+        let (file, key, _) = steps("secrets.enc.yaml");
+        let examples = &expected()["aad_examples"];
+        let lookup = |path: &[&str], index: &[usize]| -> String {
+            let mut node = Value::Map(file.tree.clone());
+            let mut indices = index.iter();
+            for key in path {
+                node = node
+                    .as_map()
+                    .and_then(|m| m.get(key))
+                    .cloned()
+                    .expect("key exists");
+                while let (Some(list), Some(i)) = (node.as_list(), indices.clone().next()) {
+                    node = list.get(*i).cloned().expect("index exists");
+                    indices.next();
+                }
+            }
+            node.as_str().expect("an ENC string").to_owned()
+        };
+        let cases: [(&str, &[&str], &[usize]); 4] = [
+            ("app.port", &["app", "port"], &[]),
+            (
+                "telegram.admin_chat_ids[1]",
+                &["telegram", "admin_chat_ids"],
+                &[1],
+            ),
+            (
+                "llm.providers[0].api_key",
+                &["llm", "providers", "api_key"],
+                &[0],
+            ),
+            ("llm.nested_list[1][0]", &["llm", "nested_list"], &[1, 0]),
+        ];
+        for (example, path, index) in cases {
+            let aad = examples[example].as_str().expect("aad example");
+            let enc = lookup(path, index);
+            cipher::open(&key, &enc, aad.as_bytes()).unwrap_or_else(|e| panic!("{example}: {e}"));
+        }
+        let mac = cipher::open(
+            &key,
+            &file.metadata.mac,
+            file.metadata.lastmodified.as_bytes(),
+        );
+        assert!(mac.is_ok(), "the MAC opens with AAD = lastmodified");
+    }
+}

@@ -37,20 +37,27 @@ impl Writer {
     fn map_body(&mut self, map: &Map, indent: usize, inline_first: bool) {
         let mut first = inline_first;
         let mut hoisted = inline_first;
+        // Like go-yaml: block scalars in a list item's map are indented from the `-`, not the key.
+        let block_indent = if inline_first {
+            indent + 2
+        } else {
+            indent + INDENT
+        };
         for item in map.items() {
             match item {
                 MapItem::Comment(_) if hoisted => {}
                 MapItem::Comment(text) => self.comment(indent, text),
                 MapItem::Entry(key, value) => {
                     hoisted = false;
-                    self.entry(key, value, indent, first);
+                    self.entry(key, value, (indent, block_indent), first);
                     first = false;
                 }
             }
         }
     }
 
-    fn entry(&mut self, key: &str, value: &Value, indent: usize, inline: bool) {
+    fn entry(&mut self, key: &str, value: &Value, indents: (usize, usize), inline: bool) {
+        let (indent, block_indent) = indents;
         let orphans = orphan_comments(value);
         if !inline {
             for text in &orphans {
@@ -71,7 +78,7 @@ impl Writer {
             }
             scalar => {
                 self.out.push(' ');
-                self.scalar(scalar, indent + INDENT);
+                self.scalar(scalar, block_indent);
             }
         }
     }

@@ -287,3 +287,28 @@ fn sops_reads_files_after_set_rotate_and_recipient_changes() {
         Err(DecryptError::NoMatchingIdentity { .. })
     ));
 }
+
+#[test]
+fn sops_accepts_our_rules_and_mac_only_encrypted() {
+    use orch_sops::{EncryptOptions, EncryptionRule, encrypt_with};
+    let doc = plain_fixture("secrets.yaml");
+    let dir = TempDir::new();
+    let rules = [
+        EncryptionRule::EncryptedRegex("^(database|llm)$".into()),
+        EncryptionRule::UnencryptedRegex("^app$".into()),
+        EncryptionRule::EncryptedSuffix("_key".into()),
+    ];
+    for (i, rule) in rules.into_iter().enumerate() {
+        let options = EncryptOptions {
+            rule,
+            mac_only_encrypted: i % 2 == 0,
+        };
+        let file = encrypt_with(&doc, &[recipient(RECIPIENT_1)], Format::Yaml, &options)
+            .expect("encrypts");
+        let path = dir.write(&format!("rule{i}.enc.yaml"), &file.to_string());
+        let out =
+            sops_decrypt(&dir, &path, "age-key.txt").unwrap_or_else(|e| panic!("{options:?}: {e}"));
+        let back = Document::parse(&out, Format::Yaml).expect("parses");
+        assert_same_data(&back, &doc, &format!("{options:?}"));
+    }
+}
