@@ -84,7 +84,7 @@ fn encrypt_rejects_bad_input() {
         encrypt(&doc, &[], Format::Yaml),
         Err(EncryptError::NoRecipients)
     ));
-    let mut with_sops = doc.clone();
+    let mut with_sops = doc;
     with_sops.root_mut().insert("sops", Value::Null);
     assert!(matches!(
         encrypt(&with_sops, &[recipient(RECIPIENT_1)], Format::Yaml),
