@@ -112,6 +112,19 @@ impl Principal {
         }
     }
 
+    /// GitHub's primary rate limit message for this principal.
+    pub fn rate_limit_message(&self, db: &Db, app: Option<&AppRuntime>) -> String {
+        match self {
+            Self::Anonymous => "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)".to_owned(),
+            Self::User { login } => {
+                let id = db.account(login).map_or(0, |a| a.id);
+                format!("API rate limit exceeded for user ID {id}.")
+            }
+            Self::Installation { id, .. } => format!("API rate limit exceeded for installation ID {id}."),
+            Self::App => format!("API rate limit exceeded for integration ID {}.", app.map_or(0, |a| a.id)),
+        }
+    }
+
     /// The actor, or 401 for anonymous and 403 for the bare App JWT, for endpoints that act on repositories.
     pub fn require_actor(&self, app: Option<&AppRuntime>) -> Result<String, ApiError> {
         match self {

@@ -142,7 +142,7 @@ impl FaultQueue {
 }
 
 /// The response GitHub would send for this failure.
-pub(crate) fn respond(kind: &FaultKind, login: &str) -> Response {
+pub(crate) fn respond(kind: &FaultKind, rate_limit_message: &str) -> Response {
     match kind {
         FaultKind::Status { status } => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -157,8 +157,7 @@ pub(crate) fn respond(kind: &FaultKind, login: &str) -> Response {
             resp
         }
         FaultKind::PrimaryRateLimit { .. } => {
-            let message = format!("API rate limit exceeded for {login}.");
-            ApiError::new(StatusCode::FORBIDDEN, message).into_response()
+            ApiError::new(StatusCode::FORBIDDEN, rate_limit_message).into_response()
         }
     }
 }

@@ -275,6 +275,14 @@ impl Git {
         Ok(out.success)
     }
 
+    /// Deletes `name`; `false` when it did not exist.
+    pub async fn delete_ref(&self, repo: &Path, name: &str) -> Result<bool, SimError> {
+        let out = self
+            .run(repo, &["update-ref", "-d", name], None, &[])
+            .await?;
+        Ok(out.success)
+    }
+
     /// `git diff base...head`: the changes on `head` since it forked from `base`.
     pub async fn diff(&self, repo: &Path, base: &str, head: &str) -> Result<String, SimError> {
         let range = format!("{base}...{head}");

@@ -55,23 +55,7 @@ async fn handle(
         .unwrap_or(Principal::Anonymous);
     let (key, anonymous) = (principal.rate_key(), principal == Principal::Anonymous);
     if let Some(kind) = s.faults.take(req.method(), req.uri().path()) {
-        let login = principal
-            .actor(s.app.as_ref())
-            .unwrap_or_else(|| "anonymous".to_owned());
-        let mut resp = faults::respond(&kind, &login);
-        if !git {
-            let mut status = s.rate.peek(&key, anonymous, now);
-            if let FaultKind::PrimaryRateLimit { reset_after_secs } = kind {
-                status = RateStatus {
-                    remaining: 0,
-                    used: status.limit,
-                    reset: now + reset_after_secs as i64,
-                    ..status
-                };
-            }
-            decorate(&mut resp, status);
-        }
-        return resp;
+        return fault_response(s, &kind, &principal, git, now);
     }
     let principal = match resolved {
         Ok(p) => p,
@@ -82,7 +66,7 @@ async fn handle(
             return resp;
         }
     };
-    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(principal.clone());
     if git {
         return next.run(req).await;
     }
@@ -93,8 +77,7 @@ async fn handle(
             resp
         }
         Err(status) => {
-            let login = principal_label(s, &req);
-            let message = format!("API rate limit exceeded for {login}.");
+            let message = principal.rate_limit_message(&s.db(), s.app.as_ref());
             let mut resp = ApiError::new(StatusCode::FORBIDDEN, message).into_response();
             decorate(&mut resp, status);
             resp
@@ -102,11 +85,32 @@ async fn handle(
     }
 }
 
-fn principal_label(s: &Shared, req: &Request) -> String {
-    req.extensions()
-        .get::<Principal>()
-        .and_then(|p| p.actor(s.app.as_ref()))
-        .unwrap_or_else(|| "anonymous".to_owned())
+/// An injected failure, with rate limit headers on API paths (`remaining: 0` for the primary limit).
+fn fault_response(
+    s: &Shared,
+    kind: &FaultKind,
+    principal: &Principal,
+    git: bool,
+    now: i64,
+) -> Response {
+    let message = principal.rate_limit_message(&s.db(), s.app.as_ref());
+    let mut resp = faults::respond(kind, &message);
+    if git {
+        return resp;
+    }
+    let anonymous = *principal == Principal::Anonymous;
+    let mut status = s.rate.peek(&principal.rate_key(), anonymous, now);
+    if let FaultKind::PrimaryRateLimit { reset_after_secs } = kind {
+        let reset = now + i64::try_from(*reset_after_secs).unwrap_or(i64::MAX / 2);
+        status = RateStatus {
+            remaining: 0,
+            used: status.limit,
+            reset,
+            ..status
+        };
+    }
+    decorate(&mut resp, status);
+    resp
 }
 
 /// Adds the rate limit headers and a request id, as GitHub does on every API response.

@@ -17,7 +17,7 @@ use super::git::Git;
 use super::inspect::{self, CommentInfo, PullInfo, RepoInfo, RequestRecord, ReviewInfo};
 use super::ratelimit::RateLimiter;
 use super::routes;
-use super::state::{AccountKind, Db, PullState, Shared, TokenGrant};
+use super::state::{AccountKind, Db, PullState, Repo, Shared, TokenGrant, repo_key};
 
 /// A running GitHub simulator. Dropping it stops the server; [`GithubSim::shutdown`] also waits for it.
 #[derive(Debug)]
@@ -51,11 +51,12 @@ impl GithubSim {
             .local_addr()
             .map_err(|e| io("read local address", e))?;
         let app = config.app.as_ref().map(AppRuntime::new).transpose()?;
+        let db = initial_db(&config, app.as_ref(), &repos_root);
         let shared = Arc::new(Shared {
             base_url: format!("http://{addr}"),
             repos_root,
             git,
-            db: Mutex::new(initial_db(&config, app.as_ref())),
+            db: Mutex::new(db),
             app,
             token_ttl: config.installation_token_ttl,
             faults: FaultQueue::default(),
@@ -259,8 +260,8 @@ fn data_dir(given: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)
     }
 }
 
-/// Accounts, tokens and memberships from the configuration.
-fn initial_db(config: &GithubSimConfig, app: Option<&AppRuntime>) -> Db {
+/// Accounts, tokens and memberships from the configuration, and repositories already on disk.
+fn initial_db(config: &GithubSimConfig, app: Option<&AppRuntime>, repos_root: &Path) -> Db {
     let mut db = Db::default();
     for t in &config.tokens {
         db.ensure_account(&t.login, AccountKind::User);
@@ -283,7 +284,37 @@ fn initial_db(config: &GithubSimConfig, app: Option<&AppRuntime>) -> Db {
             db.ensure_account(&i.account, AccountKind::Organization);
         }
     }
+    adopt_existing(&mut db, repos_root);
     db
+}
+
+/// Registers bare repositories an earlier run left in the data directory, as private
+/// repositories (their names are the lower-cased on-disk names; pull requests, reviews and
+/// comments are kept in memory only and do not survive a restart).
+fn adopt_existing(db: &mut Db, root: &Path) {
+    let Ok(owners) = std::fs::read_dir(root) else {
+        return;
+    };
+    for owner_dir in owners.flatten().filter(|e| e.path().is_dir()) {
+        let dir_name = owner_dir.file_name().to_string_lossy().into_owned();
+        let owner = db.ensure_account(&dir_name, AccountKind::User).login;
+        let Ok(repos) = std::fs::read_dir(owner_dir.path()) else {
+            continue;
+        };
+        for entry in repos.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = file.strip_suffix(".git") else {
+                continue;
+            };
+            if entry.path().join("HEAD").is_file() && db.repo(&owner, name).is_none() {
+                let id = db.next_id();
+                db.repos.insert(
+                    repo_key(&owner, name),
+                    Repo::new(id, &owner, name, true, entry.path()),
+                );
+            }
+        }
+    }
 }
 
 /// Re-reads the head and base commits of every open pull request from git.

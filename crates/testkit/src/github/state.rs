@@ -150,6 +150,27 @@ pub(crate) struct Repo {
 }
 
 impl Repo {
+    /// A repository with no pull requests yet, created now, whose default branch is `main`.
+    pub fn new(id: u64, owner: &str, name: &str, private: bool, path: PathBuf) -> Self {
+        let now = Utc::now();
+        Self {
+            id,
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            private,
+            description: None,
+            default_branch: "main".to_owned(),
+            created_at: now,
+            pushed_at: now,
+            path,
+            next_number: 1,
+            pulls: Vec::new(),
+            reviews: Vec::new(),
+            issue_comments: Vec::new(),
+            review_comments: Vec::new(),
+        }
+    }
+
     /// `owner/name`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)

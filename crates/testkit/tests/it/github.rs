@@ -741,7 +741,7 @@ async fn injected_faults_and_rate_limits_look_like_github() {
     let last = last.expect("responses");
     assert_eq!(last.status(), 403);
     let body: Value = last.json().await.expect("json");
-    assert_eq!(body["message"], "API rate limit exceeded for alice.");
+    assert_eq!(body["message"], "API rate limit exceeded for user ID 1.");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -868,4 +868,97 @@ async fn standalone_binary_serves_api_and_git() {
     assert!(work.join("README.md").exists());
     assert!(tmp.path().join("data/repos/acme/bin.git/HEAD").exists());
     child.kill().await.expect("stop binary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_tokens_refs_and_restart_keep_git_data() {
+    let data = TempDir::new().expect("data dir");
+    let sim = start(config().with_data_dir(data.path())).await;
+    let alice = client(&sim, ALICE);
+    for name in ["one", "two"] {
+        alice
+            .orgs("acme")
+            .create_repo(name)
+            .private(true)
+            .auto_init(true)
+            .send()
+            .await
+            .expect("repo");
+    }
+    let key = EncodingKey::from_rsa_pem(app_key().as_bytes()).expect("key");
+    let jwt = octocrab::auth::create_jwt(AppId(42), &key).expect("jwt");
+    let minted: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/app/installations/7/access_tokens",
+            sim.api_url()
+        ))
+        .bearer_auth(jwt)
+        .json(&json!({"repositories": ["one"]}))
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(minted["repository_selection"], "selected");
+    let scoped = client(&sim, minted["token"].as_str().expect("token"));
+    scoped.repos("acme", "one").get().await.expect("in scope");
+    assert_eq!(
+        gh_error(
+            scoped
+                .repos("acme", "two")
+                .get()
+                .await
+                .expect_err("out of scope")
+        )
+        .0,
+        404
+    );
+
+    let main = sim
+        .branch_sha("acme", "one", "main")
+        .await
+        .expect("git")
+        .expect("main");
+    let one = scoped.repos("acme", "one");
+    one.create_ref(&Reference::Branch("release".into()), main.clone())
+        .await
+        .expect("create ref");
+    let (status, message, _) = gh_error(
+        one.create_ref(&Reference::Branch("release".into()), main.clone())
+            .await
+            .expect_err("exists"),
+    );
+    assert_eq!(
+        (status, message.as_str()),
+        (422, "Reference already exists")
+    );
+    one.delete_ref(&Reference::Branch("release".into()))
+        .await
+        .expect("delete ref");
+    assert_eq!(
+        sim.branch_sha("acme", "one", "release").await.expect("git"),
+        None
+    );
+    one.create_ref(&Reference::Branch("kept".into()), main.clone())
+        .await
+        .expect("create ref");
+
+    sim.shutdown().await;
+    let again = start(config().with_data_dir(data.path())).await;
+    assert_eq!(
+        again.repos().len(),
+        2,
+        "repositories on disk are adopted after a restart"
+    );
+    let repo = client(&again, ALICE)
+        .repos("acme", "one")
+        .get()
+        .await
+        .expect("adopted repo");
+    assert_eq!(repo.private, Some(true));
+    assert_eq!(
+        again.branch_sha("acme", "one", "kept").await.expect("git"),
+        Some(main)
+    );
 }

@@ -5,9 +5,10 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::http::Uri;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, paged};
+use super::{Ctx, GhJson, created, paged};
 use crate::github::auth::Access;
 use crate::github::error::ApiError;
 use crate::github::json;
@@ -98,4 +99,58 @@ pub(crate) async fn get_commit(
     ctx.with_repo(&owner, &repo, |db, r| {
         Ok(Json(json::commit(ctx.base(), db, r, &info, &files)))
     })
+}
+
+/// The body of `POST /repos/{o}/{r}/git/refs`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewRef {
+    #[serde(rename = "ref")]
+    name: String,
+    sha: String,
+}
+
+fn unprocessable(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// `POST /repos/{owner}/{repo}/git/refs`: creates a branch (`refs/heads/...`) at a commit.
+pub(crate) async fn create_ref(
+    ctx: Ctx,
+    Path((owner, repo)): Path<(String, String)>,
+    GhJson(body): GhJson<NewRef>,
+) -> Result<axum::response::Response, ApiError> {
+    let rr = ctx.repo_ref(&owner, &repo, Access::Write)?;
+    let branch = body
+        .name
+        .strip_prefix("refs/heads/")
+        .filter(|b| !b.is_empty() && !b.starts_with('-'))
+        .ok_or_else(|| {
+            unprocessable("Reference name must start with 'refs/heads/' in this simulator")
+        })?;
+    let git = &ctx.s.git;
+    let sha = git
+        .rev_parse(&rr.path, &body.sha)
+        .await?
+        .ok_or_else(|| unprocessable("Object does not exist"))?;
+    if !git.update_ref(&rr.path, &body.name, &sha, None).await? {
+        return Err(unprocessable("Reference already exists"));
+    }
+    ctx.with_repo(&owner, &repo, |_, r| {
+        Ok(created(json::git_ref(ctx.base(), r, branch, &sha)))
+    })
+}
+
+/// `DELETE /repos/{owner}/{repo}/git/refs/heads/{branch}`.
+pub(crate) async fn delete_ref(
+    ctx: Ctx,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let rr = ctx.repo_ref(&owner, &repo, Access::Write)?;
+    let full = format!("refs/{name}");
+    let exists =
+        name.starts_with("heads/") && ctx.s.git.rev_parse(&rr.path, &full).await?.is_some();
+    if !exists || !ctx.s.git.delete_ref(&rr.path, &full).await? {
+        return Err(unprocessable("Reference does not exist"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -68,33 +68,10 @@ pub(crate) async fn merge(
     let n = number(&n)?;
     let actor = ctx.actor()?;
     let rr = ctx.repo_ref(&owner, &repo, Access::Write)?;
-    let method = match body.merge_method.as_deref() {
-        None | Some("merge") => Method::Merge,
-        Some("squash") => Method::Squash,
-        Some("rebase") => Method::Rebase,
-        Some(_) => {
-            return Err(ApiError::validation(
-                json!([{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]),
-            ));
-        }
-    };
+    let method = parse_method(body.merge_method.as_deref())?;
     let _serialized = ctx.s.merge_lock.lock().await;
     let (pull, _) = refresh(&ctx, &rr, n).await?;
-    if pull.state != PullState::Open {
-        return Err(not_mergeable());
-    }
-    if pull.draft {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Pull Request is still a draft",
-        ));
-    }
-    if body.sha.as_deref().is_some_and(|s| s != pull.head_sha) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "Head branch was modified. Review and try the merge again.",
-        ));
-    }
+    check_mergeable(&pull, body.sha.as_deref())?;
     let merger = signature(&ctx, &actor);
     let pr_author = signature(&ctx, &pull.user);
     let job = MergeJob {
@@ -125,6 +102,38 @@ pub(crate) async fn merge(
     Ok(Json(
         json!({"sha": new, "merged": true, "message": "Pull Request successfully merged"}),
     ))
+}
+
+/// GitHub's `merge_method`; anything but merge/squash/rebase is 422.
+fn parse_method(raw: Option<&str>) -> Result<Method, ApiError> {
+    match raw {
+        None | Some("merge") => Ok(Method::Merge),
+        Some("squash") => Ok(Method::Squash),
+        Some("rebase") => Ok(Method::Rebase),
+        Some(_) => Err(ApiError::validation(
+            json!([{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]),
+        )),
+    }
+}
+
+/// 405 for closed or draft pull requests, 409 when `sha` is not the current head.
+fn check_mergeable(pull: &Pull, sha: Option<&str>) -> Result<(), ApiError> {
+    if pull.state != PullState::Open {
+        return Err(not_mergeable());
+    }
+    if pull.draft {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is still a draft",
+        ));
+    }
+    if sha.is_some_and(|s| s != pull.head_sha) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Head branch was modified. Review and try the merge again.",
+        ));
+    }
+    Ok(())
 }
 
 fn record_merge(ctx: &Ctx, owner: &str, repo: &str, n: u64, sha: &str, actor: &str) {

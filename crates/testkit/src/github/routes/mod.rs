@@ -62,7 +62,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(git_data::get_branch),
         )
         .route(&format!("{r}/git/ref/{{*name}}"), get(git_data::get_ref))
-        .route(&format!("{r}/git/refs/{{*name}}"), get(git_data::get_ref))
+        .route(&format!("{r}/git/refs"), post(git_data::create_ref))
+        .route(
+            &format!("{r}/git/refs/{{*name}}"),
+            get(git_data::get_ref).delete(git_data::delete_ref),
+        )
         .route(&format!("{r}/commits/{{sha}}"), get(git_data::get_commit))
         .route(&format!("{r}/pulls"), get(pulls::list).post(pulls::create))
         .route(

@@ -34,14 +34,19 @@ fn custom(message: String) -> ApiError {
     ApiError::validation(json!([{"resource": "PullRequest", "code": "custom", "message": message}]))
 }
 
-/// `POST /repos/{owner}/{repo}/pulls`.
-pub(crate) async fn create(
-    ctx: Ctx,
-    Path((owner, repo)): Path<(String, String)>,
-    GhJson(body): GhJson<CreatePull>,
-) -> Result<Response, ApiError> {
-    let actor = ctx.actor()?;
-    let rr = ctx.repo_ref(&owner, &repo, Access::Read)?;
+/// A validated pull request about to be opened.
+struct Proposal {
+    title: String,
+    body: Option<String>,
+    draft: bool,
+    head: String,
+    base: String,
+    head_sha: String,
+    base_sha: String,
+}
+
+/// Checks the fields and branches of a new pull request the way GitHub does (422s).
+async fn validate(ctx: &Ctx, rr: &RepoRef, body: CreatePull) -> Result<Proposal, ApiError> {
     let title = body
         .title
         .filter(|t| !t.trim().is_empty())
@@ -69,41 +74,66 @@ pub(crate) async fn create(
     {
         return Err(custom(format!("No commits between {base} and {head}")));
     }
-    let number = {
-        let mut db = ctx.s.db();
-        let id = db.next_id();
-        db.ensure_account(&actor, AccountKind::User);
-        let r = db.repo_mut(&owner, &repo).ok_or_else(ApiError::not_found)?;
-        let open =
-            |p: &&Pull| p.state == PullState::Open && p.head_ref == head && p.base_ref == base;
-        if r.pulls.iter().any(|p| open(&p)) {
-            return Err(custom(format!(
-                "A pull request already exists for {}:{head}.",
-                r.owner
-            )));
-        }
-        let number = r.next_number;
-        r.next_number += 1;
-        let now = Utc::now();
-        r.pulls.push(Pull {
-            id,
-            number,
-            title,
-            body: body.body,
-            user: actor,
-            head_ref: head,
-            base_ref: base,
-            head_sha,
-            base_sha,
-            state: PullState::Open,
-            draft: body.draft,
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-            merged: None,
-        });
-        number
-    };
+    Ok(Proposal {
+        title,
+        body: body.body,
+        draft: body.draft,
+        head,
+        base,
+        head_sha,
+        base_sha,
+    })
+}
+
+/// Records the pull request under the next number, unless one is already open for the head.
+fn open_pull(ctx: &Ctx, rr: &RepoRef, actor: String, p: Proposal) -> Result<u64, ApiError> {
+    let mut db = ctx.s.db();
+    let id = db.next_id();
+    db.ensure_account(&actor, AccountKind::User);
+    let r = db
+        .repo_mut(&rr.owner, &rr.name)
+        .ok_or_else(ApiError::not_found)?;
+    let duplicate =
+        |o: &Pull| o.state == PullState::Open && o.head_ref == p.head && o.base_ref == p.base;
+    if r.pulls.iter().any(duplicate) {
+        return Err(custom(format!(
+            "A pull request already exists for {}:{}.",
+            r.owner, p.head
+        )));
+    }
+    let number = r.next_number;
+    r.next_number += 1;
+    let now = Utc::now();
+    r.pulls.push(Pull {
+        id,
+        number,
+        title: p.title,
+        body: p.body,
+        user: actor,
+        head_ref: p.head,
+        base_ref: p.base,
+        head_sha: p.head_sha,
+        base_sha: p.base_sha,
+        state: PullState::Open,
+        draft: p.draft,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+        merged: None,
+    });
+    Ok(number)
+}
+
+/// `POST /repos/{owner}/{repo}/pulls`.
+pub(crate) async fn create(
+    ctx: Ctx,
+    Path((owner, repo)): Path<(String, String)>,
+    GhJson(body): GhJson<CreatePull>,
+) -> Result<Response, ApiError> {
+    let actor = ctx.actor()?;
+    let rr = ctx.repo_ref(&owner, &repo, Access::Read)?;
+    let proposal = validate(&ctx, &rr, body).await?;
+    let number = open_pull(&ctx, &rr, actor, proposal)?;
     let (pull, stats) = refresh(&ctx, &rr, number).await?;
     Ok(created(render(&ctx, &owner, &repo, &pull, stats)?))
 }

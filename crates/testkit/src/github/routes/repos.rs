@@ -5,7 +5,6 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::http::Uri;
 use axum::response::Response;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -128,29 +127,14 @@ async fn create(
     let private = body.private.unwrap_or(false)
         || matches!(body.visibility.as_deref(), Some("private" | "internal"));
     let path = ctx.s.repo_dir(owner, &name);
-    let now = Utc::now();
     let (author, key) = {
         let mut db = ctx.s.db();
         if db.repo(owner, &name).is_some() {
             return Err(creation_failed("name already exists on this account"));
         }
         let id = db.next_id();
-        let repo = Repo {
-            id,
-            owner: owner.to_owned(),
-            name: name.clone(),
-            private,
-            description: body.description.clone(),
-            default_branch: "main".to_owned(),
-            created_at: now,
-            pushed_at: now,
-            path: path.clone(),
-            next_number: 1,
-            pulls: Vec::new(),
-            reviews: Vec::new(),
-            issue_comments: Vec::new(),
-            review_comments: Vec::new(),
-        };
+        let mut repo = Repo::new(id, owner, &name, private, path.clone());
+        repo.description.clone_from(&body.description);
         db.repos.insert(repo_key(owner, &name), repo);
         let account = db.ensure_account(actor, AccountKind::User);
         (
