@@ -17,6 +17,14 @@ pub const WORKER_SPAWN: &str = "worker:spawn";
 pub const REVIEW_REQUEST: &str = "review:request";
 /// Requests to deploy one project.
 pub const DEPLOY_REQUEST: &str = "deploy:request";
+/// Every work stream read through a consumer group (each has a dead-letter stream).
+pub const WORK_STREAMS: [&str; 5] = [
+    CHAT_IN,
+    CHAT_OUT,
+    WORKER_SPAWN,
+    REVIEW_REQUEST,
+    DEPLOY_REQUEST,
+];
 /// Suffix of every dead-letter stream.
 pub const DLQ_SUFFIX: &str = ":dlq";
 

@@ -1,0 +1,3 @@
+//! The api against real PostgreSQL and Redis (`DATABASE_URL`, `REDIS_URL`).
+
+mod health;

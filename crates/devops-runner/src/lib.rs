@@ -1,0 +1,70 @@
+//! Deploys projects (`deploy:request`) with ansible-playbook, points DNS at them, health-checks them and rolls
+//! back on failure.
+//!
+//! Today it starts, connects to Redis and PostgreSQL, answers health and stops cleanly; deploying arrives with
+//! the deployment issue.
+
+use std::net::SocketAddr;
+
+use orch_contracts::{StreamKey, streams};
+use orch_service_kit::base::{Base, BaseOptions, Needs};
+use orch_service_kit::{Service, Settings};
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// This service's own settings (`DEVOPS_RUNNER__*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevopsRunnerConfig {
+    /// Where the health server listens (`DEVOPS_RUNNER__HTTP_LISTEN`), default `127.0.0.1:8096`.
+    pub http_listen: SocketAddr,
+}
+
+impl Default for DevopsRunnerConfig {
+    fn default() -> Self {
+        Self {
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8096)),
+        }
+    }
+}
+
+/// The running service.
+pub struct Application {
+    base: Base,
+}
+
+impl Application {
+    /// Returns the address of the health server.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.base.local_addr()
+    }
+}
+
+impl Service for Application {
+    const NAME: &'static str = "devops-runner";
+    const ENV_PREFIX: &'static str = "DEVOPS_RUNNER";
+    type Config = DevopsRunnerConfig;
+
+    async fn build(settings: Settings<DevopsRunnerConfig>) -> anyhow::Result<Self> {
+        let options = BaseOptions {
+            service: Self::NAME,
+            needs: Needs {
+                postgres: true,
+                redis: true,
+            },
+            http_listen: settings.service.http_listen,
+            dlq_streams: vec![StreamKey::from(streams::DEPLOY_REQUEST)],
+            checks: Vec::new(),
+            registry: Registry::default(),
+        };
+        Ok(Self {
+            base: Base::build(&settings.common, options).await?,
+        })
+    }
+
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.base.http.serve(shutdown).await?;
+        Ok(())
+    }
+}
