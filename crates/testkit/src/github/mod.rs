@@ -19,6 +19,17 @@
 //! - Inspection and control from Rust ([`GithubSim`]) and over HTTP under `/_sim`
 //!   (`repos`, `pulls`, `reviews`, `comments`, `requests`, `faults`, `tokens`, `health`).
 //!
+//! # Requirements
+//! `git` >= 2.40 on `PATH` (or [`GithubSimConfig::git_binary`]), including `git http-backend`;
+//! [`GithubSim::start`] fails fast otherwise.
+//!
+//! # Standalone binary
+//! ```text
+//! github-sim --listen 127.0.0.1:8081 --data-dir /tmp/gh --token alice:ghp_alice \
+//!     --org-member acme:alice --app-id 42 --app-key-pem app.pem --installation 7:acme
+//! ```
+//! It prints `github-sim listening on http://ADDR` and serves until SIGINT/SIGTERM.
+//!
 //! # Example
 //! ```no_run
 //! # async fn demo() -> Result<(), orch_testkit::github::SimError> {

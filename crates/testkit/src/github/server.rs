@@ -229,19 +229,39 @@ fn io(context: &str, source: std::io::Error) -> SimError {
     }
 }
 
+/// The oldest git with `merge-tree --write-tree --merge-base` (used for merges and rebases).
+const MIN_GIT: (u32, u32) = (2, 40);
+
+/// Fails fast when git is missing or too old for the merge machinery.
 async fn check_git(git: &Git) -> Result<(), SimError> {
-    let out = git.base_command().arg("--version").output().await;
-    match out {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(SimError::Git {
-            args: "--version".into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }),
-        Err(e) => Err(SimError::Git {
-            args: "--version".into(),
-            stderr: e.to_string(),
-        }),
+    let fail = |stderr: String| SimError::Git {
+        args: "--version".into(),
+        stderr,
+    };
+    let out = git
+        .base_command()
+        .arg("--version")
+        .output()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        return Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()));
     }
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    match parse_git_version(&text) {
+        Some(v) if v >= MIN_GIT => Ok(()),
+        _ => Err(fail(format!(
+            "git >= {}.{} is required, found {text:?}",
+            MIN_GIT.0, MIN_GIT.1
+        ))),
+    }
+}
+
+/// `(major, minor)` from `git version 2.47.3` (vendor suffixes allowed).
+fn parse_git_version(text: &str) -> Option<(u32, u32)> {
+    let version = text.strip_prefix("git version ")?;
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 fn data_dir(given: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>), SimError> {
@@ -351,5 +371,21 @@ pub(crate) async fn refresh_open_pulls(shared: &Shared) {
                 p.base_sha = s;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_git_versions() {
+        assert_eq!(parse_git_version("git version 2.47.3"), Some((2, 47)));
+        assert_eq!(
+            parse_git_version("git version 2.39.5 (Apple Git-154)"),
+            Some((2, 39))
+        );
+        assert!(parse_git_version("git version 2.39.5").is_some_and(|v| v < MIN_GIT));
+        assert_eq!(parse_git_version("nonsense"), None);
     }
 }

@@ -33,6 +33,12 @@ impl Params {
             params.extend(form_pairs(body));
             return Ok(Self(params));
         }
+        if content_type.starts_with("multipart/form-data") {
+            let fields = multipart_fields(content_type, body)
+                .ok_or_else(|| ApiFailure::bad_request("can't parse multipart/form-data"))?;
+            params.extend(fields);
+            return Ok(Self(params));
+        }
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => params.extend(map),
             Ok(_) | Err(_) => {
@@ -126,6 +132,44 @@ fn form_pairs(raw: &[u8]) -> Map<String, Value> {
         .collect()
 }
 
+/// Text fields of a `multipart/form-data` body (teloxide sends `setWebhook` this way); file parts
+/// are kept as their file name only.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Option<Map<String, Value>> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|part| part.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    let mut fields = Map::new();
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let part = part.strip_prefix("\r\n").unwrap_or(part);
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let name = disposition_param(head, "name")?;
+        let value = match disposition_param(head, "filename") {
+            Some(file) => file,
+            None => value.strip_suffix("\r\n").unwrap_or(value).to_owned(),
+        };
+        fields.insert(name, Value::String(value));
+    }
+    Some(fields)
+}
+
+/// `name="…"` of a part's `Content-Disposition` header.
+fn disposition_param(head: &str, key: &str) -> Option<String> {
+    let disposition = head
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("content-disposition"))?;
+    disposition.split(';').find_map(|item| {
+        let (k, v) = item.trim().split_once('=')?;
+        (k == key).then(|| v.trim_matches('"').to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -159,6 +203,22 @@ mod tests {
             params.string_list("allowed_updates").expect("valid"),
             Some(vec!["message".to_owned()])
         );
+    }
+
+    #[test]
+    fn multipart_text_fields() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\nhttp://a.b/x\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"max_connections\"\r\n\r\n5\r\n--XyZ--\r\n";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            "multipart/form-data; boundary=XyZ"
+                .parse()
+                .expect("valid header"),
+        );
+        let params = Params::parse(&headers, None, body.as_bytes()).expect("valid");
+        assert_eq!(params.string("url").as_deref(), Some("http://a.b/x"));
+        assert_eq!(params.int("max_connections"), Some(5));
     }
 
     #[test]

@@ -667,12 +667,36 @@ async fn git_over_http_enforces_credentials() {
         Some(git_ok(&work, &["rev-parse", "origin/main"]).await)
     );
 
+    // A pack over git's 1 MiB post buffer goes out with chunked transfer encoding.
+    std::fs::write(work.join("big.bin"), noise(3 << 20)).expect("write");
+    git_ok(&work, &["add", "big.bin"]).await;
+    git_ok(&work, &["commit", "--quiet", "-m", "big"]).await;
     git_ok(&work, &["push", "--quiet", &push_as(BOB), "HEAD:main"]).await;
     let pushed = git_ok(&work, &["rev-parse", "HEAD"]).await;
     assert_eq!(
         sim.branch_sha("acme", "locked", "main").await.expect("git"),
         Some(pushed)
     );
+    let fresh = clone(&tmp, &push_as(ALICE), "fresh").await;
+    assert_eq!(
+        std::fs::metadata(fresh.join("big.bin"))
+            .expect("cloned")
+            .len(),
+        3 << 20
+    );
+}
+
+/// Incompressible bytes (xorshift), so the pushed pack really is large.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
