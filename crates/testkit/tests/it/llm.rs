@@ -367,3 +367,71 @@ async fn control_api_adds_rules_and_lists_requests() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn streamed_tool_call_is_reassembled() {
+    let (sim, client) = start(LlmConfig::default()).await;
+    sim.push_answer(Answer::tool_call(
+        "create_repo",
+        json!({"name": "todo-app", "private": true}),
+    ));
+    let options = ChatOptions::default()
+        .with_capture_usage(true)
+        .with_capture_tool_calls(true);
+    let request = ChatRequest::new(vec![ChatMessage::user("make a repo")]);
+    let response = client
+        .exec_chat_stream(MODEL, request, Some(&options))
+        .await
+        .expect("stream starts");
+    let mut stream = response.stream;
+    let (mut tool_chunks, mut end) = (0, None);
+    while let Some(event) = stream.next().await {
+        match event.expect("stream event") {
+            ChatStreamEvent::ToolCallChunk(_) => tool_chunks += 1,
+            ChatStreamEvent::End(stream_end) => end = Some(stream_end),
+            _ => {}
+        }
+    }
+    assert!(tool_chunks > 0);
+    let end = end.expect("stream ended");
+    let calls = end.captured_tool_calls().expect("tool calls captured");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].fn_name, "create_repo");
+    assert_eq!(
+        calls[0].fn_arguments,
+        json!({"name": "todo-app", "private": true})
+    );
+    assert!(
+        end.captured_usage
+            .is_some_and(|u| u.completion_tokens > Some(0))
+    );
+}
+
+#[tokio::test]
+async fn stream_request_rate_limited() {
+    let (sim, client) = start(LlmConfig::default()).await;
+    sim.fail_next(
+        1,
+        Answer::RateLimit {
+            retry_after_secs: 2,
+        },
+    );
+    let request = ChatRequest::new(vec![ChatMessage::user("stream please")]);
+    let outcome = client.exec_chat_stream(MODEL, request, None).await;
+    let error = match outcome {
+        Err(error) => error,
+        Ok(response) => {
+            let mut stream = response.stream;
+            let mut first_error = None;
+            while let Some(event) = stream.next().await {
+                if let Err(error) = event {
+                    first_error = Some(error);
+                    break;
+                }
+            }
+            first_error.expect("the stream fails")
+        }
+    };
+    assert!(format!("{error:?}").contains("429"), "{error:?}");
+    assert_eq!(sim.requests()[0].status, 429);
+}

@@ -13,7 +13,9 @@ use teloxide::RequestError;
 use teloxide::dispatching::ShutdownToken;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
+use teloxide::types::{
+    BotCommand, ChatAction, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode, ReplyParameters,
+};
 use teloxide::update_listeners::Polling;
 use tokio::sync::mpsc;
 
@@ -468,4 +470,98 @@ async fn raw_http_errors_and_control_api() {
         .expect("wait");
     assert_eq!(timed_out.status(), 408);
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn group_chat_reply_delete_and_commands() {
+    let (_sim, sim_bot, bot) = start(TelegramConfig::default()).await;
+    let group = orch_testkit::telegram::ChatSpec::Supergroup {
+        id: -100_123,
+        title: "Ops".to_owned(),
+    };
+    let incoming = orch_testkit::telegram::IncomingMessage {
+        from: alice(),
+        chat: Some(group),
+        text: "deploy please".to_owned(),
+    };
+    sim_bot.inject_message(&incoming).expect("injected");
+    let updates = bot.get_updates().await.expect("getUpdates");
+    let teloxide::types::UpdateKind::Message(message) = &updates[0].kind else {
+        panic!("expected a message update");
+    };
+    assert!(message.chat.is_supergroup());
+    assert_eq!(message.from.as_ref().map(|u| u.id.0), Some(42));
+
+    bot.send_chat_action(message.chat.id, ChatAction::Typing)
+        .await
+        .expect("typing");
+    let reply = bot
+        .send_message(message.chat.id, "on it")
+        .reply_parameters(ReplyParameters::new(message.id))
+        .await
+        .expect("reply");
+    assert_eq!(
+        reply.reply_to_message().map(|m| m.id),
+        Some(message.id),
+        "reply carries the original"
+    );
+    let error = bot
+        .send_message(message.chat.id, "x")
+        .reply_parameters(ReplyParameters::new(teloxide::types::MessageId(555)))
+        .await
+        .expect_err("no such message");
+    assert!(
+        format!("{error}").contains("message to be replied not found"),
+        "{error}"
+    );
+
+    bot.delete_message(message.chat.id, reply.id)
+        .await
+        .expect("deleted");
+    assert!(sim_bot.sent_messages(-100_123).is_empty());
+    let error = bot
+        .delete_message(message.chat.id, reply.id)
+        .await
+        .expect_err("already deleted");
+    assert!(
+        matches!(error, RequestError::Api(ApiError::MessageToDeleteNotFound)),
+        "{error:?}"
+    );
+
+    let commands = vec![BotCommand::new("new", "Start a project")];
+    bot.set_my_commands(commands.clone()).await.expect("set");
+    assert_eq!(bot.get_my_commands().await.expect("get"), commands);
+}
+
+#[tokio::test]
+async fn webhook_gives_up_after_max_attempts() {
+    let config = TelegramConfig {
+        webhook_retry: orch_testkit::telegram::WebhookRetry {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+        },
+        ..TelegramConfig::default()
+    };
+    let (_sim, sim_bot, bot) = start(config).await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    bot.set_webhook(url.parse().expect("url"))
+        .await
+        .expect("webhook set");
+    sim_bot.send_text(&alice(), "lost").expect("injected");
+    sim_bot
+        .wait_for_no_pending(WAIT)
+        .await
+        .expect("update dropped after the retries");
+    assert_eq!(
+        sim_bot.webhook_info()["last_error_message"],
+        "Connection refused"
+    );
+    let info = bot.get_webhook_info().await.expect("info");
+    assert_eq!(info.pending_update_count, 0);
+    assert!(info.last_error_message.is_some());
 }
