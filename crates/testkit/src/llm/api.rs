@@ -40,12 +40,32 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn invalid_url(method: Method, uri: Uri) -> OpenAiError {
+async fn invalid_url(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> OpenAiError {
+    capture_plain(&shared, &method, &uri, &headers, 404);
     OpenAiError::new(
         StatusCode::NOT_FOUND,
         format!("Invalid URL ({method} {})", uri.path()),
         "invalid_request_error",
     )
+}
+
+/// Captures a request that carries no chat body (models, unknown URLs).
+fn capture_plain(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, status: u16) {
+    shared.capture(CapturedRequest {
+        seq: 0,
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        headers: capture_headers(headers),
+        body: Value::Null,
+        status,
+        answered_by: None,
+        answer_kind: None,
+    });
 }
 
 fn check_key(shared: &Shared, headers: &HeaderMap) -> Result<(), OpenAiError> {
@@ -251,8 +271,18 @@ fn model_json(id: &str) -> Value {
     json!({ "id": id, "object": "model", "created": 1_700_000_000, "owned_by": "sim" })
 }
 
-async fn list_models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(error) = check_key(&shared, &headers) {
+async fn list_models(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let checked = check_key(&shared, &headers);
+    let status = checked
+        .as_ref()
+        .map_or_else(|e| e.status.as_u16(), |()| 200);
+    capture_plain(&shared, &method, &uri, &headers, status);
+    if let Err(error) = checked {
         return error.into_response();
     }
     let data: Vec<Value> = shared.config.models.iter().map(|m| model_json(m)).collect();
@@ -262,9 +292,15 @@ async fn list_models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
 async fn get_model(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let checked = check_key(&shared, &headers).and_then(|()| check_model(&shared, &id));
+    let status = checked
+        .as_ref()
+        .map_or_else(|e| e.status.as_u16(), |()| 200);
+    capture_plain(&shared, &method, &uri, &headers, status);
     match checked {
         Ok(()) => Json(model_json(&id)).into_response(),
         Err(error) => error.into_response(),

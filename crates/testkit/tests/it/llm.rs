@@ -360,6 +360,13 @@ async fn control_api_adds_rules_and_lists_requests() {
         .json()
         .await
         .expect("json");
+    let listed = sim.requests();
+    assert_eq!(listed.last().map(|r| r.path.as_str()), Some("/v1/models"));
+    assert!(
+        listed
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization"))
+    );
     assert!(
         models["data"]
             .as_array()
