@@ -1,7 +1,8 @@
 //! Pub/sub for disposable signals only ("a model config changed"): a subscriber that is down misses them.
 //! Never use this for work — that is what streams are for (see the negative-control test).
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::error::BusError;
 
@@ -24,7 +25,7 @@ pub async fn publish(redis_url: &str, channel: &str, payload: &str) -> Result<u6
 pub async fn subscribe(
     redis_url: &str,
     channel: &str,
-) -> Result<impl Stream<Item = String> + use<>, BusError> {
+) -> Result<BoxStream<'static, String>, BusError> {
     let client = redis::Client::open(redis_url).map_err(|e| BusError::Config(e.to_string()))?;
     let mut pubsub = client
         .get_async_pubsub()
@@ -36,5 +37,6 @@ pub async fn subscribe(
         .map_err(BusError::redis("SUBSCRIBE", channel))?;
     Ok(pubsub
         .into_on_message()
-        .filter_map(|m| async move { m.get_payload::<String>().ok() }))
+        .filter_map(|m| async move { m.get_payload::<String>().ok() })
+        .boxed())
 }
