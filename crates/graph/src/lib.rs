@@ -1,0 +1,1 @@
+//! Durable state-graph engine: nodes, edges, fan-out/join, interrupts, checkpoints in PostgreSQL, leases.

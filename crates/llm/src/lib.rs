@@ -1,0 +1,1 @@
+//! LLM clients on genai built from model_configs, with usage and cost recording.
