@@ -103,7 +103,7 @@ fn redis_benchmark(
     // Columns: test, rps, avg, min, p50, p95, p99, max. The test name holds commas (the JSON body), so count
     // the seven numeric columns from the right.
     let rps = line
-        .rsplitn(8, ',')
+        .rsplit(',')
         .nth(6)
         .ok_or_else(|| anyhow::anyhow!("bad csv: {line}"))?;
     Ok(rps.trim_matches('"').parse()?)
