@@ -6,4 +6,5 @@ mod drain;
 mod poison;
 mod pubsub;
 mod redelivery;
+mod services;
 mod support;
