@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: lint gates, then every test of the workspace against real Redis and PostgreSQL
+# (and Docker, git, sops where a crate needs them). Expects `scripts/infra-up.sh` (or .ci/run) to have started
+# the infrastructure; DATABASE_URL and REDIS_URL default to what infra-up.sh creates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL=${DATABASE_URL:-postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+if [ -z "${SOPS_BIN:-}" ] && [ -x scripts/install-sops.sh ]; then
+    SOPS_BIN=$(scripts/install-sops.sh)
+    export SOPS_BIN
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== build every binary (the process-level tests start them)"
+cargo build --workspace --bins --locked
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-tests=pass
+    cargo test --workspace --doc --locked
+else
+    cargo test --workspace --locked
+fi
