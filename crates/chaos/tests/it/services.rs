@@ -24,22 +24,44 @@ const SERVICES: [(&str, &str); 7] = [
 fn binary(name: &str) -> PathBuf {
     // Integration tests live in target/<profile>/deps; the workspace's binaries sit one level up.
     let exe = std::env::current_exe().expect("test binary path");
-    let path = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join(name);
-    assert!(path.exists(), "{} is not built: run `cargo build --workspace --bins` first", path.display());
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first",
+        path.display()
+    );
     path
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator".into())
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        "postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator".into()
+    })
 }
 
 async fn get(url: &str) -> Option<u16> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().ok()?;
-    client.get(url).send().await.ok().map(|r| r.status().as_u16())
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
 }
 
 #[tokio::test]
@@ -52,7 +74,10 @@ async fn every_service_starts_answers_health_and_stops_cleanly() {
             .env("DATABASE_URL", database_url())
             .env("REDIS_URL", redis_url())
             .env("LOG_FORMAT", "json")
-            .env(format!("{prefix}__HTTP_LISTEN"), format!("127.0.0.1:{port}"))
+            .env(
+                format!("{prefix}__HTTP_LISTEN"),
+                format!("127.0.0.1:{port}"),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -68,11 +93,25 @@ async fn every_service_starts_answers_health_and_stops_cleanly() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(healthy, "{name} did not answer /health");
-        assert_eq!(get(&format!("{base}/ready")).await, Some(200), "{name} is not ready");
-        assert_eq!(get(&format!("{base}/metrics")).await, Some(200), "{name} serves no metrics");
+        assert_eq!(
+            get(&format!("{base}/ready")).await,
+            Some(200),
+            "{name} is not ready"
+        );
+        assert_eq!(
+            get(&format!("{base}/metrics")).await,
+            Some(200),
+            "{name} serves no metrics"
+        );
         let pid = child.id().expect("running").to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exits").expect("status");
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+            .await
+            .expect("exits")
+            .expect("status");
         assert!(status.success(), "{name} exited with {status} on SIGTERM");
     }
 }
@@ -88,5 +127,8 @@ async fn a_service_with_a_typo_in_its_settings_refuses_to_start() {
         .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("http_listn"), "the error names the unknown key: {stderr}");
+    assert!(
+        stderr.contains("http_listn"),
+        "the error names the unknown key: {stderr}"
+    );
 }
