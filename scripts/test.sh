@@ -14,15 +14,15 @@ fi
 
 echo "== format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== build every binary (the process-level tests start them)"
-cargo build --workspace --bins --locked
+cargo build --workspace --bins
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-tests=pass
-    cargo test --workspace --doc --locked
+    cargo nextest run --workspace --no-tests=pass
+    cargo test --workspace --doc
 else
-    cargo test --workspace --locked
+    cargo test --workspace
 fi
