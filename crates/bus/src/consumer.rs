@@ -24,12 +24,14 @@ use crate::error::BusError;
 use crate::group::Group;
 use crate::handler::Handler;
 use crate::janitor;
+use crate::ordering::{Chains, KeyFn};
 
 /// Drives a [`Handler`] over one stream as one named consumer of a group.
 pub struct Consumer<M, H> {
     group: Group,
     handler: H,
     config: BusConfig,
+    order: Option<KeyFn<M>>,
     _message: PhantomData<fn() -> M>,
 }
 
@@ -44,8 +46,16 @@ where
             group: Group::new(bus, stream, group, consumer),
             handler,
             config: bus.config().clone(),
+            order: None,
             _message: PhantomData,
         }
+    }
+
+    /// Handles messages with the same key (e.g. a chat id) one at a time, in stream order; different keys still
+    /// run in parallel. Redelivered entries (after a crash) rejoin their key's order when reclaimed.
+    pub fn with_ordering_key(mut self, key: impl Fn(&M) -> u64 + Send + Sync + 'static) -> Self {
+        self.order = Some(Arc::new(key));
+        self
     }
 
     /// Overrides the configuration (e.g. a shorter claim timeout for one stream).
@@ -62,6 +72,7 @@ where
             group,
             handler,
             config,
+            order,
             ..
         } = self;
         ensure_group(&group, &shutdown).await?;
@@ -73,6 +84,8 @@ where
             acks: ack_tx,
             tracker: TaskTracker::new(),
             max_deliveries: u64::from(config.max_deliveries),
+            order,
+            chains: Chains::default(),
             _message: PhantomData,
         });
         let permits = Arc::new(Semaphore::new(config.max_in_flight.max(1)));

@@ -14,6 +14,7 @@ use tracing::{Instrument, error, info_span, warn};
 use crate::entry::RawEntry;
 use crate::group::Group;
 use crate::handler::{Delivery, Handler, HandlerError};
+use crate::ordering::{Chains, KeyFn};
 
 /// Shared state of one consumer's in-flight work.
 pub(crate) struct Dispatcher<M, H> {
@@ -23,6 +24,8 @@ pub(crate) struct Dispatcher<M, H> {
     pub(crate) acks: mpsc::UnboundedSender<String>,
     pub(crate) tracker: TaskTracker,
     pub(crate) max_deliveries: u64,
+    pub(crate) order: Option<KeyFn<M>>,
+    pub(crate) chains: Chains,
     pub(crate) _message: PhantomData<fn() -> M>,
 }
 
@@ -51,12 +54,20 @@ where
         if !self.mark_in_flight(&entry.id) {
             return; // already being handled here (reclaimed from ourselves)
         }
+        let mut turn = self
+            .order
+            .as_ref()
+            .map(|key| self.chains.enqueue(key(&envelope.body)));
         let this = Arc::clone(self);
         let span = info_span!("handle", stream = %self.group.stream(), event_id = %envelope.event_id,
             run_id = envelope.run_id.map(|r| r.to_string()), entry_id = %entry.id, deliveries = entry.deliveries);
         self.tracker.spawn(
             async move {
+                if let Some(turn) = turn.as_mut() {
+                    turn.wait().await;
+                }
                 this.handle(entry, envelope).await;
+                turn.map(|t| t.finish());
                 drop(permit);
             }
             .instrument(span),

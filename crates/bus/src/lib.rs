@@ -30,6 +30,7 @@ mod group;
 mod handler;
 pub mod janitor;
 mod metrics;
+mod ordering;
 mod results;
 pub mod signals;
 

@@ -11,12 +11,14 @@
 //! - [`health`]: the HTTP health/readiness/metrics router and its checks.
 //! - [`infra`]: connecting to Postgres and Redis from the common settings.
 //! - [`base`]: a service's connections plus its bound health server.
+//! - [`outbox_relay`]: publishes the transactional outbox.
 
 pub mod base;
 pub mod config;
 pub mod health;
 pub mod infra;
 mod main_sequence;
+pub mod outbox_relay;
 pub mod shutdown;
 
 pub use config::{CommonSettings, ConfigError, Settings};

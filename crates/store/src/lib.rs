@@ -49,6 +49,15 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A message to queue does not satisfy its contract.
+    #[error(transparent)]
+    Contract(#[from] orch_contracts::ContractError),
+    /// A queued outbox message is not a flat object of strings.
+    #[error("outbox message {id} is not a flat object of string fields")]
+    MalformedOutbox {
+        /// The outbox row.
+        id: i64,
+    },
 }
 
 impl StoreError {

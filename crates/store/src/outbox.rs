@@ -1,6 +1,7 @@
 //! The transactional outbox: a message is written in the same transaction as the state change that causes it,
 //! and a relay publishes it afterwards — so a crash between commit and publish loses nothing.
 
+use orch_contracts::{Contract, Envelope, StreamKey};
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -31,6 +32,35 @@ pub async fn enqueue(
     .fetch_one(conn)
     .await
     .map_err(StoreError::db("queueing an outbox message"))
+}
+
+/// Validates `envelope` and queues its wire fields for `stream` in the caller's transaction.
+pub async fn enqueue_message<M: Contract>(
+    conn: &mut PgConnection,
+    stream: &StreamKey,
+    envelope: &Envelope<M>,
+) -> Result<i64, StoreError> {
+    let fields: serde_json::Map<String, Value> = envelope
+        .to_fields()?
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), Value::String(value)))
+        .collect();
+    enqueue(conn, stream.as_str(), &Value::Object(fields)).await
+}
+
+/// Returns the wire fields of a queued message, refusing anything but a flat object of strings.
+pub fn wire_fields(message: &OutboxMessage) -> Result<Vec<(&str, String)>, StoreError> {
+    let object = message
+        .fields
+        .as_object()
+        .ok_or(StoreError::MalformedOutbox { id: message.id })?;
+    object
+        .iter()
+        .map(|(name, value)| match value {
+            Value::String(text) => Ok((name.as_str(), text.clone())),
+            _ => Err(StoreError::MalformedOutbox { id: message.id }),
+        })
+        .collect()
 }
 
 /// Returns up to `limit` unpublished messages, oldest first, locking them against other relays.

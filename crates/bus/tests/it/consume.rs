@@ -62,3 +62,63 @@ async fn shutdown_finishes_in_flight_handlers_and_acks_them() {
         "and were acknowledged before returning"
     );
 }
+
+#[tokio::test]
+async fn an_ordering_key_keeps_each_keys_messages_in_stream_order() {
+    use std::sync::{Arc, Mutex};
+    let bus = bus();
+    // Two keys (worker ids), 20 messages each, interleaved; the handler is slower for even sequence numbers,
+    // so without ordering they would finish out of order.
+    let keys = [
+        orch_contracts::WorkerId::new(),
+        orch_contracts::WorkerId::new(),
+    ];
+    let sent: Vec<_> = (0..40u64)
+        .map(|seq| {
+            orch_contracts::Envelope::new(WorkerProgress {
+                worker_id: keys[(seq % 2) as usize],
+                seq,
+                lines: vec!["l".into()],
+            })
+        })
+        .collect();
+    bus.publish_batch(&stream(), &sent).await.expect("publish");
+    let seen: Arc<Mutex<Vec<(orch_contracts::WorkerId, u64)>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let handler = move |d: Delivery<WorkerProgress>| {
+        let s = Arc::clone(&s);
+        async move {
+            let delay = if d.envelope.body.seq % 4 < 2 { 30 } else { 1 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            s.lock()
+                .expect("lock")
+                .push((d.envelope.body.worker_id, d.envelope.body.seq));
+            Ok::<(), HandlerError>(())
+        }
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let consumer = orch_bus::Consumer::new(&bus, &stream(), "testers", "ordered", handler)
+        .with_ordering_key(|m: &WorkerProgress| m.worker_id.0.as_u128() as u64);
+    let handle = tokio::spawn(consumer.run(stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().expect("lock").len() < 40 {
+        assert!(tokio::time::Instant::now() < deadline, "not all handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    handle.await.expect("joins").expect("runs");
+    let seen = seen.lock().expect("lock").clone();
+    for key in keys {
+        let order: Vec<u64> = seen
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, seq)| *seq)
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            order, sorted,
+            "messages of one key are handled in stream order"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! service-kit against real PostgreSQL and Redis.
+
+mod outbox_relay;
