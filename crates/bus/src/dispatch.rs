@@ -67,7 +67,9 @@ where
                     turn.wait().await;
                 }
                 this.handle(entry, envelope).await;
-                turn.map(|t| t.finish());
+                if let Some(turn) = turn {
+                    turn.finish();
+                }
                 drop(permit);
             }
             .instrument(span),
