@@ -12,12 +12,12 @@ use orch_service_kit::health::HttpServer;
 use orch_service_kit::{Service, Settings};
 use orch_store::Store;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 /// The api's own settings (`API__*`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// Where to listen (`API__HTTP_LISTEN`), default `127.0.0.1:8080`.
     pub http_listen: SocketAddr,

@@ -2,17 +2,18 @@
 //! names (`DATABASE_URL`, `REDIS_URL`, `RUST_LOG`, …) and each service's own section as `<SERVICE>__<KEY>`.
 //! This is the only module that reads the environment.
 //!
-//! Unknown keys in a service's section are refused, so a typo fails at startup instead of being ignored.
+//! A service's section is a struct with `#[serde(default, deny_unknown_fields)]`: missing keys take their
+//! defaults, and unknown keys are refused, so a typo fails at startup instead of being ignored.
 
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Serialized};
+use figment::providers::Env;
 use orch_bus::BusConfig;
 use orch_telemetry::{LogFormat, TelemetryConfig};
 use secrecy::SecretString;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 /// Settings of one service: the shared part and its own section.
 #[derive(Debug, Clone)]
@@ -93,13 +94,13 @@ pub enum ConfigError {
     },
 }
 
-impl<T: DeserializeOwned + Serialize + Default> Settings<T> {
+impl<T: DeserializeOwned> Settings<T> {
     /// Loads `.env` (if present) and then the environment; `prefix` names the service section (`API`).
     pub fn load(prefix: &str) -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
         Self::from_figment(
             Figment::from(Env::raw().only(&COMMON_KEYS)),
-            service_figment::<T>(prefix),
+            service_figment(prefix),
         )
     }
 
@@ -114,9 +115,8 @@ impl<T: DeserializeOwned + Serialize + Default> Settings<T> {
     }
 }
 
-fn service_figment<T: Serialize + Default>(prefix: &str) -> Figment {
-    Figment::from(Serialized::defaults(T::default()))
-        .merge(Env::prefixed(&format!("{prefix}__")).split("__"))
+fn service_figment(prefix: &str) -> Figment {
+    Figment::from(Env::prefixed(&format!("{prefix}__")).split("__"))
 }
 
 impl Default for CommonSettings {
@@ -191,8 +191,8 @@ mod tests {
 
     use super::*;
 
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
-    #[serde(deny_unknown_fields)]
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
     struct Demo {
         http_listen: SocketAddr,
         workers: u32,
@@ -213,8 +213,7 @@ mod tests {
 
     #[test]
     fn defaults_apply_and_secrets_are_redacted() {
-        let service = Figment::from(Serialized::defaults(Demo::default()))
-            .merge(Serialized::default("workers", 4));
+        let service = Figment::from(Serialized::default("workers", 4));
         let url = "postgres://u:hunter2@db/x";
         let s = Settings::<Demo>::from_figment(common(json!({ "database_url": url })), service)
             .expect("loads");
@@ -235,8 +234,7 @@ mod tests {
 
     #[test]
     fn an_unknown_service_key_is_refused() {
-        let service = Figment::from(Serialized::defaults(Demo::default()))
-            .merge(Serialized::default("wrokers", 4));
+        let service = Figment::from(Serialized::default("wrokers", 4));
         let err =
             Settings::<Demo>::from_figment(common(json!({})), service).expect_err("typo refused");
         assert!(err.to_string().contains("wrokers"), "{err}");
@@ -244,11 +242,7 @@ mod tests {
 
     #[test]
     fn a_missing_url_names_the_variable() {
-        let s = Settings::<Demo>::from_figment(
-            common(json!({})),
-            Figment::from(Serialized::defaults(Demo::default())),
-        )
-        .expect("loads");
+        let s = Settings::<Demo>::from_figment(common(json!({})), Figment::new()).expect("loads");
         let err = s
             .common
             .require_redis_url()
@@ -267,7 +261,7 @@ mod tests {
             jail.set_env("UNRELATED_VAR", "ignored");
             let s = Settings::<Demo>::from_figment(
                 Figment::from(Env::raw().only(&COMMON_KEYS)),
-                service_figment::<Demo>("DEMO"),
+                service_figment("DEMO"),
             )
             .map_err(|e| e.to_string())?;
             assert_eq!(s.service.workers, 9);

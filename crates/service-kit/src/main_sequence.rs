@@ -5,7 +5,6 @@ use std::future::Future;
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -19,8 +18,8 @@ pub trait Service: Sized {
     const NAME: &'static str;
     /// The prefix of its environment section (`GRAPH_RUNNER` for `GRAPH_RUNNER__HTTP_LISTEN`).
     const ENV_PREFIX: &'static str;
-    /// Its own settings section.
-    type Config: DeserializeOwned + Serialize + Default + Debug;
+    /// Its own settings section: `#[serde(default, deny_unknown_fields)]` with a `Default` impl.
+    type Config: DeserializeOwned + Debug;
 
     /// Connects to what the service needs and binds its listeners, so misconfiguration fails fast.
     fn build(settings: Settings<Self::Config>) -> impl Future<Output = anyhow::Result<Self>>;

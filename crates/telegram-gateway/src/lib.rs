@@ -10,12 +10,12 @@ use orch_contracts::{StreamKey, streams};
 use orch_service_kit::base::{Base, BaseOptions, Needs};
 use orch_service_kit::{Service, Settings};
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 /// This service's own settings (`TELEGRAM_GATEWAY__*`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TelegramGatewayConfig {
     /// Where the health server listens (`TELEGRAM_GATEWAY__HTTP_LISTEN`), default `127.0.0.1:8091`.
     pub http_listen: SocketAddr,
