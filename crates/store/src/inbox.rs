@@ -36,3 +36,20 @@ pub async fn count(conn: &mut PgConnection, consumer: &str) -> Result<i64, Store
     .await
     .map_err(StoreError::db("counting inbox entries"))
 }
+
+/// Returns true when `consumer` already applied `event_id` (for effects that cannot share the transaction, such
+/// as a Telegram send: check, act, then [`claim`]).
+pub async fn contains(
+    conn: &mut PgConnection,
+    consumer: &str,
+    event_id: EventId,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar!(
+        "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2) AS \"found!\"",
+        consumer,
+        event_id.0
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::db("reading the inbox"))
+}

@@ -10,12 +10,14 @@
 //! # Layout
 //! - [`inbox`]: exactly-once effects for at-least-once consumers.
 //! - [`audit`]: the append-only audit log.
+//! - [`chat_refs`]: named chat messages (progress messages that get edited).
 //! - [`users`], [`projects`]: people and their projects.
 //! - [`usage`]: LLM and worker usage, and spend per project.
 //! - [`model_configs`]: the LLM configuration per role.
 //! - [`outbox`]: messages written with the state change that causes them, published afterwards.
 
 pub mod audit;
+pub mod chat_refs;
 pub mod inbox;
 pub mod model_configs;
 pub mod outbox;

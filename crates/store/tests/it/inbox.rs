@@ -40,3 +40,17 @@ async fn a_rolled_back_claim_leaves_the_event_unapplied(pool: PgPool) {
         "the effect never committed, so retry applies it"
     );
 }
+
+#[sqlx::test(migrator = "orch_store::MIGRATOR")]
+async fn contains_reports_claimed_events(pool: PgPool) {
+    let mut conn = pool.acquire().await.expect("conn");
+    let event = EventId::new();
+    assert!(!inbox::contains(&mut conn, "gw", event).await.expect("read"));
+    inbox::claim(&mut conn, "gw", event).await.expect("claim");
+    assert!(inbox::contains(&mut conn, "gw", event).await.expect("read"));
+    assert!(
+        !inbox::contains(&mut conn, "other", event)
+            .await
+            .expect("read")
+    );
+}
