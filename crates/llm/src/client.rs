@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use genai::chat::{ChatOptions, ChatRequest, ChatResponse};
+use genai::chat::{ChatOptions, ChatRequest, ChatResponse, ToolCall, Usage};
 use genai::resolver::{AuthData, Endpoint};
 use genai::{Headers, ServiceTarget, WebConfig};
 use orch_store::model_configs::{self, ModelConfig};
@@ -198,14 +198,14 @@ impl LlmClient {
     ) -> Result<ChatOutcome, LlmError> {
         let request = self.with_system_prompt(request);
         let budget = self.check_budget(ctx, &request).await?;
-        let secret = self.key.as_ref().map(|k| k.expose_secret());
-        let (response, attempts) = with_retries(&self.retry, &self.route, secret, || {
+        let (response, attempts) = with_retries(&self.retry, &self.route, self.secret(), || {
             let target = self.target();
             self.http.exec_chat(target, request.clone(), Some(&options))
         })
         .await?;
         let owner = budget.map(|b| b.owner_user_id);
-        self.finish(ctx, owner, &request, response, attempts).await
+        let reply = Reply::from_response(response);
+        self.finish(ctx, owner, &request, reply, attempts).await
     }
 
     /// The genai options carrying the row's temperature and max tokens.
@@ -218,7 +218,7 @@ impl LlmClient {
     }
 
     /// Puts the role's system prompt first; a system text the caller set follows it.
-    fn with_system_prompt(&self, mut request: ChatRequest) -> ChatRequest {
+    pub(crate) fn with_system_prompt(&self, mut request: ChatRequest) -> ChatRequest {
         let role_prompt = self.sampling.system_prompt.trim();
         if role_prompt.is_empty() {
             return request;
@@ -230,7 +230,8 @@ impl LlmClient {
         request
     }
 
-    async fn check_budget(
+    /// Checks the project's budget (when the call has a project) against the worst case of `request`.
+    pub(crate) async fn check_budget(
         &self,
         ctx: &CallContext,
         request: &ChatRequest,
@@ -247,8 +248,23 @@ impl LlmClient {
             .map(Some)
     }
 
+    /// The key, exposed only to build the request and to scrub provider messages.
+    pub(crate) fn secret(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.expose_secret())
+    }
+
+    /// The shared genai client.
+    pub(crate) fn http(&self) -> &genai::Client {
+        &self.http
+    }
+
+    /// The retry policy.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// The exact target of every call: the configured endpoint, key and adapter.
-    fn target(&self) -> ServiceTarget {
+    pub(crate) fn target(&self) -> ServiceTarget {
         let auth = match &self.key {
             Some(key) => AuthData::from_single(key.expose_secret()),
             None => self.anonymous_auth(),
@@ -273,20 +289,16 @@ impl LlmClient {
         }
     }
 
-    async fn finish(
+    /// Prices and records a reply, then hands it out.
+    pub(crate) async fn finish(
         &self,
         ctx: &CallContext,
         owner: Option<i64>,
         request: &ChatRequest,
-        response: ChatResponse,
+        reply: Reply,
         attempts: u32,
     ) -> Result<ChatOutcome, LlmError> {
-        let truncated = response
-            .stop_reason
-            .as_ref()
-            .is_some_and(|r| r.is_max_tokens());
-        let text = response.first_text().map(str::to_owned);
-        let usage = self.usage_of(&response, request, text.as_deref());
+        let usage = self.usage_of(&reply, request);
         let cost = self
             .prices
             .cost_usd_micros(usage.prompt_tokens, usage.completion_tokens);
@@ -301,24 +313,19 @@ impl LlmClient {
             "llm call done"
         );
         Ok(ChatOutcome {
-            text,
-            tool_calls: response.into_tool_calls(),
+            text: reply.text,
+            tool_calls: reply.tool_calls,
             usage,
             cost_usd_micros: cost,
             attempts,
             usage_recorded: recorded,
-            truncated,
+            truncated: reply.truncated,
         })
     }
 
     /// The reported usage, or an estimate (logged) when the provider sent none.
-    fn usage_of(
-        &self,
-        response: &ChatResponse,
-        request: &ChatRequest,
-        text: Option<&str>,
-    ) -> TokenUsage {
-        let u = &response.usage;
+    fn usage_of(&self, reply: &Reply, request: &ChatRequest) -> TokenUsage {
+        let u = &reply.usage;
         if let (Some(prompt), Some(completion)) = (u.prompt_tokens, u.completion_tokens) {
             return TokenUsage {
                 prompt_tokens: i64::from(prompt.max(0)),
@@ -327,10 +334,11 @@ impl LlmClient {
             };
         }
         tracing::warn!(route = %self.route, "provider reported no token usage; recording an estimate");
-        let calls = serde_json::to_string(&response.tool_calls()).unwrap_or_default();
+        let calls = serde_json::to_string(&reply.tool_calls).unwrap_or_default();
         TokenUsage {
             prompt_tokens: estimate_prompt_tokens(request),
-            completion_tokens: estimate_tokens(text.unwrap_or_default()) + estimate_tokens(&calls),
+            completion_tokens: estimate_tokens(reply.text.as_deref().unwrap_or_default())
+                + estimate_tokens(&calls),
             reported: false,
         }
     }
@@ -383,5 +391,32 @@ impl fmt::Debug for LlmClient {
             .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
             .field("retry", &self.retry)
             .finish_non_exhaustive()
+    }
+}
+
+/// What came back from the provider, streamed or not.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    /// The text, if any.
+    pub text: Option<String>,
+    /// Requested tool calls.
+    pub tool_calls: Vec<ToolCall>,
+    /// Usage as the provider reported it (fields missing when it did not).
+    pub usage: Usage,
+    /// Stopped at `max_tokens`.
+    pub truncated: bool,
+}
+
+impl Reply {
+    fn from_response(response: ChatResponse) -> Self {
+        Self {
+            text: response.first_text().map(str::to_owned),
+            truncated: response
+                .stop_reason
+                .as_ref()
+                .is_some_and(|r| r.is_max_tokens()),
+            usage: response.usage.clone(),
+            tool_calls: response.into_tool_calls(),
+        }
     }
 }

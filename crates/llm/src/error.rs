@@ -2,7 +2,7 @@
 //! a client ([`ConfigError`]) and making a call ([`LlmError`]).
 //!
 //! No message ever contains an API key: keys are never formatted, and provider messages are
-//! scrubbed of the key before they are stored in an error (see [`crate::retry`]).
+//! scrubbed of the key before they are stored in an error.
 
 use std::time::Duration;
 
@@ -232,6 +232,14 @@ pub enum LlmError {
         /// Where the call went.
         route: Route,
         /// What went wrong.
+        reason: String,
+    },
+    /// A stream failed after part of the answer was handed out; not retried.
+    #[error("llm {route}: stream interrupted after output started: {reason}")]
+    StreamInterrupted {
+        /// Where the call went.
+        route: Route,
+        /// The failure.
         reason: String,
     },
     /// `chat_json` got no valid JSON, even after one repair attempt.

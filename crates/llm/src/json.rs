@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::call::{CallContext, ChatOutcome, JsonOutcome};
 use crate::client::LlmClient;
 use crate::error::LlmError;
-use crate::retry::truncate;
+use crate::failure::truncate;
 
 /// Appended to the system prompt of a JSON call.
 const JSON_INSTRUCTION: &str = "Answer with exactly one JSON value and nothing else: no prose before \

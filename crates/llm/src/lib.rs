@@ -6,6 +6,7 @@
 //!   .client("architect").await?          reads model_configs now → LlmClient (route, sampling, prices, key)
 //!   .chat(&ctx, request).await?          system prompt → budget check → call with retries → usage row
 //!   .chat_json::<Plan>(&ctx, request)    JSON answer parsed and validated, one repair on garbage
+//!   .chat_stream(&ctx, request, |t| …)   text chunks as they arrive, then the same outcome
 //! ```
 //! - **Providers** are an explicit table ([`Provider`]): the provider string picks a genai adapter
 //!   and a default endpoint; `openai_compatible` needs the row's endpoint. Each call goes to a fully
@@ -28,8 +29,8 @@
 //! - [`keys`]: key references and resolvers.
 //! - [`config`]: a row → sampling settings, key; [`ClientOptions`].
 //! - [`client`]: [`Llm`] and [`LlmClient`].
-//! - [`json`]: structured answers.
-//! - [`retry`], [`budget`], [`cost`], [`call`], [`error`].
+//! - [`json`]: structured answers; [`stream`]: streamed answers.
+//! - [`retry`], [`budget`], [`cost`], [`call`], [`error`]; `failure` classifies failed attempts.
 
 pub mod budget;
 pub mod call;
@@ -37,10 +38,12 @@ pub mod client;
 pub mod config;
 pub mod cost;
 pub mod error;
+mod failure;
 pub mod json;
 pub mod keys;
 pub mod provider;
 pub mod retry;
+pub mod stream;
 
 pub use budget::{BudgetStatus, check_budget};
 pub use call::{CallContext, ChatOutcome, JsonOutcome};

@@ -8,4 +8,5 @@ mod json;
 mod retries;
 mod routing;
 mod secrets;
+mod stream;
 mod support;
