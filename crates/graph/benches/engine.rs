@@ -1,0 +1,3 @@
+//! Placeholder; the benchmark lands in the next commit.
+
+fn main() {}
