@@ -132,7 +132,8 @@ pub struct LlmClient {
 }
 
 impl LlmClient {
-    /// Reads the role's row and builds a client with [`ClientOptions::default`].
+    /// Reads the role's row and builds a client with [`ClientOptions::default`] and its own HTTP
+    /// pool; services should hold one [`Llm`] and call [`Llm::client`] instead.
     pub async fn for_role(
         store: &Store,
         role: &str,
@@ -171,9 +172,13 @@ impl LlmClient {
 
     /// The worst-case cost of sending `request`: its estimated prompt plus `max_tokens` of completion.
     pub fn estimate_cost(&self, request: &ChatRequest) -> i64 {
-        let request = self.with_system_prompt(request.clone());
+        self.worst_case_cost(&self.with_system_prompt(request.clone()))
+    }
+
+    /// The worst-case cost of a request that already carries the role's system prompt.
+    fn worst_case_cost(&self, request: &ChatRequest) -> i64 {
         self.prices.cost_usd_micros(
-            estimate_prompt_tokens(&request),
+            estimate_prompt_tokens(request),
             i64::from(self.sampling.max_tokens),
         )
     }
@@ -239,11 +244,7 @@ impl LlmClient {
         let Some(project_id) = ctx.project_id else {
             return Ok(None);
         };
-        let estimate = self.prices.cost_usd_micros(
-            estimate_prompt_tokens(request),
-            i64::from(self.sampling.max_tokens),
-        );
-        check_budget(&self.store, project_id, estimate)
+        check_budget(&self.store, project_id, self.worst_case_cost(request))
             .await
             .map(Some)
     }

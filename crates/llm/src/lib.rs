@@ -24,6 +24,16 @@
 //!   in `llm_usage` under the call's idempotency key before [`ChatOutcome`] is returned, so a
 //!   caller that fails afterwards has still paid for the call on record.
 //!
+//! # Limits
+//! - The budget check is not a reservation: concurrent calls of one project can overshoot the
+//!   budget by at most their own estimates.
+//! - A call that failed after the provider did the work (a malformed body, a stream cut after
+//!   output started) records no usage: its tokens are unknown.
+//! - genai logs raw provider error bodies at TRACE (`genai::webc`); keep that target at `debug`
+//!   or below in production, in case a provider echoes a key (OpenAI masks it).
+//! - Model configs are read when a client is built (`Llm::client`); there is no cache to
+//!   invalidate, so build a client per graph step to pick up dashboard edits.
+//!
 //! # Layout
 //! - [`provider`]: provider names → genai adapters and endpoints; [`Route`].
 //! - [`keys`]: key references and resolvers.
