@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use orch_bus::Bus;
 use orch_contracts::StreamKey;
 use orch_store::Store;
@@ -36,6 +37,32 @@ pub struct BaseOptions {
     pub registry: Registry,
 }
 
+/// The shared dependencies a service connected to.
+#[derive(Clone, Default)]
+pub struct Connections {
+    /// The database, when needed.
+    pub store: Option<Store>,
+    /// The bus, when needed.
+    pub bus: Option<Bus>,
+}
+
+impl Connections {
+    /// Connects what `needs` lists (lazily: a dependency that is down shows in `/ready`, not as a crash).
+    pub async fn open(common: &CommonSettings, needs: Needs) -> anyhow::Result<Self> {
+        let store = if needs.postgres {
+            Some(infra::store(common, 8).await?)
+        } else {
+            None
+        };
+        let bus = if needs.redis {
+            Some(infra::bus(common)?)
+        } else {
+            None
+        };
+        Ok(Self { store, bus })
+    }
+}
+
 /// A service's connections and its bound health server.
 pub struct Base {
     /// The health/readiness/metrics server (serve it in `run_until_stopped`).
@@ -49,24 +76,25 @@ pub struct Base {
 impl Base {
     /// Connects the needed dependencies and binds the health server.
     pub async fn build(common: &CommonSettings, options: BaseOptions) -> anyhow::Result<Self> {
+        let connections = Connections::open(common, options.needs).await?;
+        Self::assemble(connections, options, Router::new()).await
+    }
+
+    /// Binds the health server over existing connections, with the service's own `routes` merged in.
+    pub async fn assemble(
+        connections: Connections,
+        options: BaseOptions,
+        routes: Router,
+    ) -> anyhow::Result<Self> {
         let BaseOptions {
             service,
-            needs,
             http_listen,
             dlq_streams,
             checks,
             mut registry,
+            ..
         } = options;
-        let store = if needs.postgres {
-            Some(infra::store(common, 8).await?)
-        } else {
-            None
-        };
-        let bus = if needs.redis {
-            Some(infra::bus(common)?)
-        } else {
-            None
-        };
+        let Connections { store, bus } = connections;
         if let Some(bus) = &bus {
             bus.metrics().register(&mut registry);
         }
@@ -80,7 +108,7 @@ impl Base {
         for check in checks {
             health = health.check(check);
         }
-        let http = HttpServer::bind(http_listen, health.router()).await?;
+        let http = HttpServer::bind(http_listen, health.router().merge(routes)).await?;
         Ok(Self { http, store, bus })
     }
 

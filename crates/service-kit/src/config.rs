@@ -51,9 +51,12 @@ pub struct CommonSettings {
     /// Seconds a stopping service waits for in-flight work (`SHUTDOWN_GRACE_SECS`), default 30.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// A prefix for every Redis key (`BUS_PREFIX`), isolating deployments or test runs sharing one Redis.
+    #[serde(default)]
+    pub bus_prefix: String,
 }
 
-const COMMON_KEYS: [&str; 9] = [
+const COMMON_KEYS: [&str; 10] = [
     "DATABASE_URL",
     "REDIS_URL",
     "LOG_FORMAT",
@@ -63,6 +66,7 @@ const COMMON_KEYS: [&str; 9] = [
     "BUS_MAX_DELIVERIES",
     "BUS_CLAIM_MIN_IDLE_SECS",
     "SHUTDOWN_GRACE_SECS",
+    "BUS_PREFIX",
 ];
 
 fn default_filter() -> String {
@@ -131,6 +135,7 @@ impl Default for CommonSettings {
             bus_max_deliveries: default_max_deliveries(),
             bus_claim_min_idle_secs: default_claim_min_idle(),
             shutdown_grace_secs: default_grace(),
+            bus_prefix: String::new(),
         }
     }
 }
@@ -168,6 +173,7 @@ impl CommonSettings {
     /// Returns the bus tuning these settings ask for.
     pub fn bus_config(&self) -> BusConfig {
         BusConfig {
+            prefix: self.bus_prefix.clone(),
             max_deliveries: self.bus_max_deliveries,
             claim_min_idle: Duration::from_secs(self.bus_claim_min_idle_secs),
             shutdown_grace: self.shutdown_grace(),

@@ -87,6 +87,12 @@ impl SimBot {
         self.with(|bot| inject::button_press(bot, press))?
     }
 
+    /// Queues an update of `kind` with an arbitrary (possibly malformed) payload, as a misbehaving or newer
+    /// Bot API might send it; returns its update id.
+    pub fn inject_raw(&self, kind: &'static str, payload: Value) -> Result<i64, TelegramSimError> {
+        self.with(|bot| bot.enqueue(kind, payload))
+    }
+
     /// Makes a chat known to the bot without a message (as if the user had started the bot).
     pub fn add_chat(&self, chat: &ChatSpec) -> Result<(), TelegramSimError> {
         self.with(|bot| {
