@@ -78,8 +78,14 @@ async fn every_service_starts_answers_health_and_stops_cleanly() {
                 format!("{prefix}__HTTP_LISTEN"),
                 format!("127.0.0.1:{port}"),
             )
+            // The gateway needs a token; an unreachable Bot API only delays it (it keeps polling).
+            .env("TELEGRAM_GATEWAY__BOT_TOKEN", "1:smoke-test")
+            .env("TELEGRAM_GATEWAY__API_URL", "http://127.0.0.1:9")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(std::env::temp_dir().join(format!("smoke-{name}.log")))
+                    .expect("log"),
+            )
             .kill_on_drop(true)
             .spawn()
             .expect("spawn service");
