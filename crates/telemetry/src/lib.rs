@@ -84,12 +84,17 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Log targets capped below `trace` whatever the filter says, because at `trace` they print raw provider
+/// responses, which may echo credentials (genai logs HTTP error bodies there).
+const SECRET_SAFE_CAPS: &str = "genai::webc=debug";
+
 /// Installs the global subscriber: a filtered log layer plus, when configured, OTLP span export.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_new(&config.filter).map_err(|source| TelemetryError::Filter {
-        filter: config.filter.clone(),
-        source,
-    })?;
+    let filter =
+        EnvFilter::try_new(capped(&config.filter)).map_err(|source| TelemetryError::Filter {
+            filter: config.filter.clone(),
+            source,
+        })?;
     let provider = config
         .otlp_endpoint
         .as_deref()
@@ -102,6 +107,14 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with(otel)
         .try_init()?;
     Ok(TelemetryGuard { provider })
+}
+
+fn capped(filter: &str) -> String {
+    if filter.trim().is_empty() {
+        SECRET_SAFE_CAPS.to_owned()
+    } else {
+        format!("{filter},{SECRET_SAFE_CAPS}")
+    }
 }
 
 fn log_layer<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
@@ -179,6 +192,13 @@ mod tests {
             .find(|kv| kv.key.as_str() == "run_id")
             .map(|kv| kv.value.clone());
         assert_eq!(run_id, Some(Value::from("run-123")));
+    }
+
+    #[test]
+    fn raw_provider_bodies_never_log_even_at_trace() {
+        let filter = EnvFilter::try_new(capped("trace")).expect("parses");
+        assert!(filter.to_string().contains("genai::webc=debug"), "{filter}");
+        assert!(capped("").contains("genai::webc=debug"));
     }
 
     #[test]
