@@ -14,11 +14,13 @@
 //! - [`envelope`]: the envelope and its wire form (Redis stream fields).
 //! - [`messages`]: the message types, one module per conversation between services.
 //! - [`ids`]: the identifier newtypes shared by messages and the store.
+//! - [`spec`]: `project_spec`, the approved specification of a project.
 
 pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod messages;
+pub mod spec;
 pub mod streams;
 pub mod validate;
 

@@ -3,3 +3,4 @@
 mod fixtures;
 mod rejection;
 mod round_trip;
+mod spec;
