@@ -8,6 +8,9 @@ use orch_bus::{Bus, BusConfig};
 use orch_contracts::StreamKey;
 use orch_store::Store;
 
+#[path = "secrets.rs"]
+mod secrets;
+
 /// The orchestrator's operator command line.
 #[derive(Debug, Parser)]
 #[command(name = "orchestrator", version, about)]
@@ -34,6 +37,8 @@ enum Command {
         )]
         api_url: String,
     },
+    /// Read and change the SOPS+age encrypted secrets file.
+    Secrets(secrets::SecretsArgs),
     /// Inspect and replay dead-lettered entries.
     Dlq {
         /// Redis URL.
@@ -75,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Migrate { database_url } => migrate(&database_url).await,
         Command::Status { api_url } => status(&api_url).await,
+        Command::Secrets(args) => secrets::run(args).await,
         Command::Dlq {
             redis_url,
             prefix,

@@ -1,5 +1,7 @@
 //! The CLI as a process against real Redis and PostgreSQL.
 
+mod secrets;
+
 use std::process::Command;
 
 use orch_bus::{Bus, BusConfig};
