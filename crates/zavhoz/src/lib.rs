@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use orch_service_kit::base::{Base, BaseOptions, Needs};
-use orch_service_kit::health::Check;
 use orch_service_kit::{Service, Settings};
 use prometheus_client::registry::Registry;
 use tokio::signal::unix::{SignalKind, signal};
@@ -115,7 +114,7 @@ fn base_options(config: &ZavhozConfig, registry: Registry) -> BaseOptions {
         },
         http_listen: config.http_listen,
         dlq_streams: vec![],
-        checks: vec![Check::new("secrets", || Box::pin(async { Ok(()) }))],
+        checks: Vec::new(),
         registry,
     }
 }
