@@ -105,14 +105,14 @@ fn status_reports_an_unreachable_api_clearly() {
     assert!(err.contains("the api does not answer"), "{err}");
 }
 
-#[test]
-fn migrate_applies_migrations_idempotently() {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        "postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator".into()
-    });
+#[tokio::test]
+async fn migrate_applies_migrations_idempotently() {
+    // A fresh database, so the test never depends on what another checkout applied to a shared one.
+    let db = orch_testkit::db::TestDatabase::create().await.expect("test database");
     for _ in 0..2 {
-        let (ok, out, err) = cli(&["migrate", "--database-url", &url]);
+        let (ok, out, err) = cli(&["migrate", "--database-url", &db.url]);
         assert!(ok, "{err}");
         assert!(out.contains("migrations applied"));
     }
+    db.drop_database().await;
 }

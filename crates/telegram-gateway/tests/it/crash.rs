@@ -9,7 +9,7 @@ use crate::harness::*;
 
 fn spawn(h: &Harness, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_telegram-gateway"))
-        .env("DATABASE_URL", database_url())
+        .env("DATABASE_URL", &h.db_url)
         .env("REDIS_URL", redis_url())
         .env("BUS_PREFIX", &h.prefix)
         .env("BUS_CLAIM_MIN_IDLE_SECS", "1")
@@ -81,4 +81,7 @@ async fn replies_queued_at_a_sigkill_are_all_delivered_after_restart() {
         sent.len()
     );
     restarted.start_kill().ok();
+    let _ = restarted.wait().await;
+    let mut h = h;
+    h.stop().await;
 }

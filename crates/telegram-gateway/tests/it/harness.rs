@@ -16,12 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 pub const ALICE: i64 = 4242;
 
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        "postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator".into()
-    })
-}
-
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
@@ -46,6 +40,8 @@ pub struct Harness {
     pub store: Store,
     pub prefix: String,
     pub token: String,
+    pub db_url: String,
+    db: Option<orch_testkit::db::TestDatabase>,
     gateways: Vec<(
         CancellationToken,
         JoinHandle<anyhow::Result<()>>,
@@ -69,8 +65,10 @@ impl Harness {
             },
         )
         .expect("bus");
-        let store = Store::connect_lazy(&database_url(), 4).expect("store");
-        store.migrate().await.expect("migrate");
+        let db = orch_testkit::db::TestDatabase::create()
+            .await
+            .expect("test database");
+        let store = Store::from_pool(db.pool.clone());
         Self {
             sim,
             bot,
@@ -78,13 +76,15 @@ impl Harness {
             store,
             prefix,
             token,
+            db_url: db.url.clone(),
+            db: Some(db),
             gateways: Vec::new(),
         }
     }
 
     pub fn settings(&self, mode: Mode, webhook_url: Option<String>) -> Settings<GatewayConfig> {
         let common = CommonSettings {
-            database_url: Some(SecretString::from(database_url())),
+            database_url: Some(SecretString::from(self.db_url.clone())),
             redis_url: Some(SecretString::from(redis_url())),
             bus_prefix: self.prefix.clone(),
             bus_claim_min_idle_secs: 1,
@@ -126,6 +126,9 @@ impl Harness {
         }
         for (_, handle, _) in self.gateways.drain(..) {
             handle.await.expect("joins").expect("stops cleanly");
+        }
+        if let Some(db) = self.db.take() {
+            db.drop_database().await;
         }
     }
 

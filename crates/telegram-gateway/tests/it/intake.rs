@@ -154,11 +154,13 @@ async fn the_same_update_always_has_the_same_event_id() {
     .expect("client");
     let intake = telegram_gateway::inbound::Intake {
         bus: h.bus.clone(),
-        store: h.store,
+        store: h.store.clone(),
         telegram,
         allowlist: vec![ALICE],
         refusal_text: String::new(),
     };
     assert_eq!(intake.event_id(7), intake.event_id(7));
     assert_ne!(intake.event_id(7), intake.event_id(8));
+    let mut h = h;
+    h.stop().await;
 }
