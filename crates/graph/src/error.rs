@@ -33,7 +33,7 @@ pub enum BuildError {
 }
 
 /// Why a checkpoint store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CheckpointError {
     /// The writer's lease epoch is no longer current: another runner took the thread over.
     #[error("thread {thread}: lease epoch {epoch} of {owner} is no longer current; write rejected")]

@@ -82,7 +82,12 @@ impl Mem {
             }
         }
         let conflict = match commit.checkpoint {
-            Some(record) => self.insert_checkpoint(thread, record, commit.fence.as_ref()),
+            Some(record) => self.insert_checkpoint(
+                thread,
+                record,
+                commit.fence.as_ref(),
+                commit.drop_parent_writes,
+            ),
             None => Ok(()),
         };
         if let (true, Some(fence)) = (commit.release, &commit.fence) {
@@ -96,6 +101,7 @@ impl Mem {
         thread: &ThreadKey,
         mut record: CheckpointRecord,
         fence: Option<&Fence>,
+        drop_parent_writes: bool,
     ) -> Result<(), CheckpointError> {
         let rows = self.checkpoints.entry(slot(thread)).or_default();
         if rows.contains_key(&record.checkpoint_id) {
@@ -105,7 +111,7 @@ impl Mem {
             });
         }
         record.lease_epoch = fence.map_or(0, |f| f.epoch);
-        if let Some(parent) = record.parent_id {
+        if let (true, Some(parent)) = (drop_parent_writes, record.parent_id) {
             self.writes.remove(&(slot(thread), parent));
         }
         rows.insert(record.checkpoint_id, record);

@@ -16,6 +16,7 @@
 //! Implementations: [`MemoryCheckpointer`] (tests) and [`PgCheckpointer`] (group commit in PostgreSQL).
 
 mod batch;
+mod columns;
 mod memory;
 mod postgres;
 mod sql;
@@ -125,8 +126,11 @@ impl Loaded {
 /// What one call to [`Checkpointer::commit`] stores, atomically.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Commit {
-    /// A new checkpoint (its parent's pending writes are dropped when it lands).
+    /// A new checkpoint.
     pub checkpoint: Option<CheckpointRecord>,
+    /// Drops the pending writes of the new checkpoint's parent when it lands (they are no longer needed).
+    /// The runner sets it only when the parent has writes, so the common commit stays a single insert.
+    pub drop_parent_writes: bool,
     /// The checkpoint the `writes` belong to.
     pub writes_for: i64,
     /// Pending writes.
@@ -178,7 +182,7 @@ pub trait Checkpointer: Send + Sync + 'static {
         result: Value,
     ) -> BoxFuture<'a, Result<Value, CheckpointError>>;
 
-    /// Stores one checkpoint (see [`Checkpointer::commit`]).
+    /// Stores one checkpoint and drops its parent's pending writes (see [`Checkpointer::commit`]).
     fn put<'a>(
         &'a self,
         thread: &'a ThreadKey,
@@ -188,6 +192,7 @@ pub trait Checkpointer: Send + Sync + 'static {
         let commit = Commit {
             writes_for: checkpoint.checkpoint_id,
             checkpoint: Some(checkpoint),
+            drop_parent_writes: true,
             fence,
             ..Commit::default()
         };

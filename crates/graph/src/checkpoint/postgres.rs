@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch::{self, Job};
+use super::batch::{self, AcquireJob, CommitJob, Job};
 use super::{
     CheckpointRecord, Checkpointer, Claimed, Commit, Fence, Grant, LeaseInfo, Leases, Loaded,
     PendingWrite, sql, ttl_delta,
@@ -19,7 +19,7 @@ use crate::thread::ThreadKey;
 /// Tuning of the group-commit writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgConfig {
-    /// Batches in flight at once (each holds one pooled connection while it writes).
+    /// Batches in flight at once; each writer holds one connection of the pool for good.
     pub writers: usize,
     /// Most commits per statement.
     pub max_batch: usize,
@@ -40,8 +40,9 @@ impl Default for PgConfig {
 /// Checkpoints, pending writes, effects and leases in PostgreSQL (tables of
 /// `migrations/20261125000002_graph.sql` and `20261126000001_graph_engine.sql`).
 ///
-/// Every commit waits until its transaction is durable (synchronous commit); commits of different threads
-/// that wait at the same time share a transaction. Cloning shares the writer.
+/// Every commit waits until its transaction is durable (synchronous commit); commits and lease acquisitions
+/// of different threads that wait at the same time share a transaction. The writers hold `writers`
+/// connections of the pool. Cloning shares the writers.
 #[derive(Clone)]
 pub struct PgCheckpointer {
     pool: PgPool,
@@ -57,13 +58,20 @@ impl PgCheckpointer {
     /// Starts the writer on the current tokio runtime.
     pub fn with_config(pool: PgPool, config: PgConfig) -> Self {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
-        tokio::spawn(batch::dispatch(
-            queue,
-            pool.clone(),
-            config.writers,
-            config.max_batch.max(1),
-        ));
+        batch::start(queue, pool.clone(), config.writers, config.max_batch);
         Self { pool, jobs }
+    }
+
+    async fn submit<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, CheckpointError>>,
+    ) -> Result<T, CheckpointError> {
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| CheckpointError::WriterStopped)?;
+        answer.await.map_err(|_| CheckpointError::WriterStopped)?
     }
 
     /// Returns the pool.
@@ -94,16 +102,12 @@ impl Checkpointer for PgCheckpointer {
     ) -> BoxFuture<'a, Result<(), CheckpointError>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
-            let job = Job {
+            let job = Job::Commit(CommitJob {
                 thread: thread.clone(),
                 commit,
                 reply,
-            };
-            self.jobs
-                .send(job)
-                .await
-                .map_err(|_| CheckpointError::WriterStopped)?;
-            answer.await.map_err(|_| CheckpointError::WriterStopped)?
+            });
+            self.submit(job, answer).await
         })
     }
 
@@ -144,7 +148,17 @@ impl Leases for PgCheckpointer {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Grant, CheckpointError>> {
-        Box::pin(sql::acquire(&self.pool, thread_id, owner, now, ttl))
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let job = Job::Acquire(AcquireJob {
+                thread_id: thread_id.to_owned(),
+                owner: owner.to_owned(),
+                now,
+                ttl,
+                reply,
+            });
+            self.submit(job, answer).await
+        })
     }
 
     fn renew<'a>(

@@ -298,11 +298,13 @@ impl<S: State> Runner<S> {
     ) -> Result<bool, GraphError> {
         let position = cursor.next_position();
         let release = fence.is_some() && cursor.tasks.is_empty();
+        let drop_parent_writes = !cursor.writes.is_empty() || ran.len() > 1;
         if let (Some(store), Some(record)) = (&self.store, checkpoint) {
             let snapshot = matches!(record.body, StateBody::Snapshot(_));
             let commit = Commit {
                 writes_for: record.checkpoint_id,
                 checkpoint: Some(record),
+                drop_parent_writes,
                 writes: Vec::new(),
                 fence: fence.cloned(),
                 release,

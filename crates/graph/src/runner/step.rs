@@ -298,6 +298,7 @@ impl<S: State> StepEnv<'_, S> {
         };
         let commit = Commit {
             checkpoint: None,
+            drop_parent_writes: false,
             writes_for: self.cursor.head.map_or(0, |h| h.checkpoint_id),
             writes: vec![PendingWrite {
                 task_id: task_id.to_owned(),

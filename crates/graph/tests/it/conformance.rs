@@ -307,6 +307,7 @@ async fn commits_with_a_stale_fence_are_rejected_whole(s: Subject) {
     };
     let stale = Commit {
         checkpoint: Some(record(2, StateBody::Delta(vec![json!(1)]))),
+        drop_parent_writes: true,
         writes_for: 1,
         writes: vec![write("1:a:0", 0, channels::UPDATE, json!(1))],
         fence: Some(a),
@@ -341,6 +342,76 @@ async fn commits_with_a_stale_fence_are_rejected_whole(s: Subject) {
         .expect("the new owner writes");
     assert_eq!(
         s.store.history(&thread, 1).await.expect("history")[0].lease_epoch,
+        2
+    );
+}
+
+/// The common commit (a checkpoint alone) takes a faster path in PostgreSQL; it must reject the same way.
+async fn plain_checkpoint_commits_report_fences_and_conflicts(s: Subject) {
+    let thread = ThreadKey::new("t15i");
+    let plain = |id: i64, fence: Option<Fence>| Commit {
+        writes_for: id,
+        checkpoint: Some(record(id, StateBody::Delta(vec![json!(id)]))),
+        fence,
+        ..Commit::default()
+    };
+    assert_eq!(
+        s.leases.acquire("t15i", "a", t0(), TTL).await.expect("a"),
+        Grant::Acquired { epoch: 1 }
+    );
+    let a = Fence {
+        owner: Arc::from("a"),
+        epoch: 1,
+    };
+    s.store
+        .commit(&thread, plain(1, Some(a.clone())))
+        .await
+        .expect("a writes 1");
+    let err = s
+        .store
+        .commit(&thread, plain(1, Some(a.clone())))
+        .await
+        .expect_err("1 is taken");
+    assert!(
+        matches!(
+            err,
+            CheckpointError::Conflict {
+                checkpoint_id: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = s
+        .store
+        .commit(&thread, plain(1, None))
+        .await
+        .expect_err("1 is taken, unfenced too");
+    assert!(matches!(err, CheckpointError::Conflict { .. }), "{err}");
+    let later = t0() + chrono::TimeDelta::seconds(16);
+    assert_eq!(
+        s.leases.acquire("t15i", "b", later, TTL).await.expect("b"),
+        Grant::Acquired { epoch: 2 }
+    );
+    let err = s
+        .store
+        .commit(&thread, plain(2, Some(a)))
+        .await
+        .expect_err("a is stale");
+    assert!(
+        matches!(err, CheckpointError::Fenced { epoch: 1, .. }),
+        "{err}"
+    );
+    let b = Fence {
+        owner: Arc::from("b"),
+        epoch: 2,
+    };
+    s.store
+        .commit(&thread, plain(2, Some(b)))
+        .await
+        .expect("b writes 2");
+    assert_eq!(
+        s.store.history(&thread, 10).await.expect("history").len(),
         2
     );
 }
@@ -480,6 +551,7 @@ conformance!(
     load_returns_the_latest_snapshot_and_the_deltas_after_it,
     a_taken_checkpoint_id_is_a_conflict,
     commits_with_a_stale_fence_are_rejected_whole,
+    plain_checkpoint_commits_report_fences_and_conflicts,
     leases_are_exclusive_until_they_expire_or_are_released,
     claims_take_runnable_threads_with_free_or_expired_leases,
     effects_keep_the_first_result,
