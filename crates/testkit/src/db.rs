@@ -58,9 +58,10 @@ impl TestDatabase {
         Ok(Self { url, pool, name })
     }
 
-    /// Closes the pool and drops the database (forcing out other connections).
+    /// Closes the pool and drops the database (forcing out other connections, including ones a test still
+    /// holds: closing waits at most a second for them).
     pub async fn drop_database(self) {
-        self.pool.close().await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.pool.close()).await;
         if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
             let _ = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -108,7 +108,9 @@ fn status_reports_an_unreachable_api_clearly() {
 #[tokio::test]
 async fn migrate_applies_migrations_idempotently() {
     // A fresh database, so the test never depends on what another checkout applied to a shared one.
-    let db = orch_testkit::db::TestDatabase::create().await.expect("test database");
+    let db = orch_testkit::db::TestDatabase::create()
+        .await
+        .expect("test database");
     for _ in 0..2 {
         let (ok, out, err) = cli(&["migrate", "--database-url", &db.url]);
         assert!(ok, "{err}");

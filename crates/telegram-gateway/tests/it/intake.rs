@@ -114,6 +114,7 @@ async fn strangers_are_refused_politely_and_audited() {
             .any(|r| r.actor == format!("telegram:{}", mallory.id)),
         "audited"
     );
+    drop(conn);
     h.stop().await;
 }
 
@@ -139,6 +140,7 @@ async fn malformed_and_unsupported_updates_are_audited_and_do_not_block_the_rest
             .any(|r| r.subject == format!("update:{broken}")),
         "the malformed update is audited"
     );
+    drop(conn);
     h.stop().await;
 }
 
