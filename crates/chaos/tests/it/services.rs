@@ -37,6 +37,41 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// What the services refuse to start without (documented in `.env.example` and their docs).
+fn required_settings() -> Vec<(String, String)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let fixtures = format!("{root}/crates/sops/tests/fixtures");
+    let image = std::process::Command::new(format!("{root}/scripts/build-test-image.sh"))
+        .output()
+        .expect("scripts/build-test-image.sh runs");
+    assert!(
+        image.status.success(),
+        "cannot build the worker test image: {}",
+        String::from_utf8_lossy(&image.stderr)
+    );
+    let image = String::from_utf8_lossy(&image.stdout).trim().to_owned();
+    [
+        // An unreachable Bot API only delays the gateway (it keeps polling).
+        ("TELEGRAM_GATEWAY__BOT_TOKEN", "1:smoke-test".to_owned()),
+        ("TELEGRAM_GATEWAY__API_URL", "http://127.0.0.1:9".to_owned()),
+        ("ZAVHOZ__GRPC_LISTEN", format!("127.0.0.1:{}", free_port())),
+        (
+            "ZAVHOZ__SECRETS_FILE",
+            format!("{fixtures}/secrets.enc.yaml"),
+        ),
+        ("ZAVHOZ__AGE_KEY_FILE", format!("{fixtures}/age-key.txt")),
+        (
+            "ZAVHOZ__CALLERS__WORKER_SPAWNER",
+            format!("sha256:{}", "ab".repeat(32)),
+        ),
+        ("WORKER_SPAWNER__DOCKER__RUNTIME", "runc".to_owned()),
+        ("WORKER_SPAWNER__DOCKER__IMAGE", image),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -78,9 +113,7 @@ async fn every_service_starts_answers_health_and_stops_cleanly() {
                 format!("{prefix}__HTTP_LISTEN"),
                 format!("127.0.0.1:{port}"),
             )
-            // The gateway needs a token; an unreachable Bot API only delays it (it keeps polling).
-            .env("TELEGRAM_GATEWAY__BOT_TOKEN", "1:smoke-test")
-            .env("TELEGRAM_GATEWAY__API_URL", "http://127.0.0.1:9")
+            .envs(required_settings())
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(std::env::temp_dir().join(format!("smoke-{name}.log")))
