@@ -34,6 +34,7 @@ umask 077
 OUT_DIR=${ORCH_OUT_DIR:-/out}
 WORK_DIR=${ORCH_WORK_DIR:-/workspace}
 STATE_DIR=${ORCH_STATE_DIR:-/tmp/orch}
+export ORCH_STATE_DIR="$STATE_DIR"
 REPO_DIR=$WORK_DIR/repo
 export ORCH_TASK_FILE="$REPO_DIR/TASK.md"
 export ORCH_SUMMARY_FILE="$STATE_DIR/summary.md"
@@ -189,7 +190,7 @@ write_instructions() {
 
 # Runs the agent; its output goes to the container log and to a file on the workspace volume (not memory).
 run_agent() {
-    log "running the $ORCH_AGENT_KIND agent"
+    log "running the ${ORCH_AGENT_KIND:-configured} agent"
     mkdir -p "$WORK_DIR/.orch"
     rc_file="$STATE_DIR/agent.rc"
     { sh -c "$ORCH_AGENT_CMD" </dev/null 2>&1; echo $? >"$rc_file"; } | tee "$WORK_DIR/.orch/agent.log"
@@ -220,9 +221,20 @@ commit_and_push() {
     git_auth push -q origin "HEAD:refs/heads/$ORCH_BRANCH" || fail "push of $ORCH_BRANCH failed"
 }
 
+# Whatever stops the script (a shell error included), a result file is left behind.
+on_exit() {
+    rc=$?
+    if [ ! -f "$OUT_DIR/result.json" ]; then
+        status=failed
+        reason="the runner stopped unexpectedly (exit $rc)"
+        write_result
+    fi
+}
+
 main() {
     mkdir -p "$STATE_DIR" "$HOME" "$OUT_DIR" || exit 1
     rm -f "$OUT_DIR/result.json"
+    trap on_exit EXIT
     read_input
     require_env
     configure_git

@@ -2,7 +2,7 @@
 //!
 //! 1. Latency: `worker:spawn` published → verified `worker:result` for a trivial task (clone, write one file,
 //!    commit, push), against `docker run --rm -i` of the same image running the same runner and task on the
-//!    default bridge (no proxy, no private network, no verification) — median of `ROUNDS` each, interleaved.
+//!    default bridge (no proxy, no private network, no verification) — median of `SPAWNER_BENCH_ROUNDS` (7) each, interleaved.
 //! 2. Parallelism: batches of N workers that each hold for `HOLD_SECS`, N doubling while every worker of the
 //!    batch succeeds and the batch overlaps; memory per worker from the engine's stats in mid-batch.
 //!
@@ -31,9 +31,20 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use worker_spawner::{Application, WorkerSpawnerConfig};
 
-const ROUNDS: usize = 7;
+/// Rounds of the latency comparison (`SPAWNER_BENCH_ROUNDS`, default 7).
+fn rounds() -> usize {
+    env_or("SPAWNER_BENCH_ROUNDS", "7").parse().unwrap_or(7)
+}
+/// Largest parallel batch (`SPAWNER_BENCH_MAX_BATCH`, default 128).
+fn max_batch() -> usize {
+    env_or("SPAWNER_BENCH_MAX_BATCH", "128")
+        .parse()
+        .unwrap_or(128)
+}
 const HOLD_SECS: u32 = 15;
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 128;
+/// `projects.max_parallel_workers` is at most 32: larger batches spread over several projects.
+const PER_PROJECT: usize = 32;
 const TOKEN: &str = "ghp_benchtoken1234567890";
 const HANDLE: &str = "hdl_benchtoken0000000000000001";
 
@@ -45,12 +56,18 @@ struct Bench {
     sim: GithubSim,
     repo: String,
     image: String,
-    project: ProjectId,
+    projects: Vec<ProjectId>,
     bus: Bus,
     fleet: String,
 }
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(env_or(
+            "RUST_LOG", "warn",
+        )))
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -82,7 +99,10 @@ async fn run() -> anyhow::Result<()> {
         "postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator",
     ))
     .await?;
-    let project = project(&pool).await?;
+    let mut projects = Vec::new();
+    for _ in 0..MAX_BATCH.div_ceil(PER_PROJECT) {
+        projects.push(project(&pool).await?);
+    }
     let fleet = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let bus = Bus::connect(
         &env_or("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -95,7 +115,7 @@ async fn run() -> anyhow::Result<()> {
         sim,
         repo,
         image,
-        project,
+        projects,
         bus,
         fleet,
     };
@@ -105,12 +125,16 @@ async fn run() -> anyhow::Result<()> {
     let app = Application::build(settings(&bench, secrets.path())).await?;
     let spawner = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
-    latency(&bench).await?;
-    parallelism(&bench, &docker).await?;
-
+    let measured = measure(&bench, &docker).await;
+    // Stop the spawner whatever happened, so its proxy and networks are removed.
     shutdown.cancel();
     spawner.await??;
-    Ok(())
+    measured
+}
+
+async fn measure(bench: &Bench, docker: &Docker) -> anyhow::Result<()> {
+    latency(bench).await?;
+    parallelism(bench, docker).await
 }
 
 fn build_image() -> anyhow::Result<String> {
@@ -155,7 +179,7 @@ fn settings(bench: &Bench, secrets: &Path) -> Settings<WorkerSpawnerConfig> {
         stream_prefix: bench.fleet.clone(),
         github_api_url: bench.sim.api_url(),
         max_workers: MAX_BATCH,
-        max_workers_per_project: 32,
+        max_workers_per_project: PER_PROJECT as u32,
         progress_interval_ms: 1000,
         ..WorkerSpawnerConfig::default()
     };
@@ -179,10 +203,10 @@ fn settings(bench: &Bench, secrets: &Path) -> Settings<WorkerSpawnerConfig> {
     }
 }
 
-fn spawn(bench: &Bench, branch: &str, task: &str, timeout_secs: u32) -> WorkerSpawn {
+fn spawn(bench: &Bench, index: usize, branch: &str, task: &str, timeout_secs: u32) -> WorkerSpawn {
     WorkerSpawn {
         worker_id: WorkerId::new(),
-        project_id: bench.project,
+        project_id: bench.projects[index / PER_PROJECT],
         idempotency_key: format!("bench-{}", uuid::Uuid::new_v4().simple()),
         repo: RepoRef {
             owner: "alice".into(),
@@ -254,16 +278,22 @@ fn docker_run(bench: &Bench, branch: &str) -> anyhow::Result<Duration> {
         ])
         .arg(&bench.image)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()?;
     child
         .stdin
         .take()
         .ok_or_else(|| anyhow::anyhow!("stdin"))?
         .write_all(input.as_bytes())?;
-    let status = child.wait()?;
-    anyhow::ensure!(status.success(), "docker run failed: {status}");
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "docker run failed: {}: {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(started.elapsed())
 }
 
@@ -279,14 +309,15 @@ async fn latency(bench: &Bench) -> anyhow::Result<()> {
     docker_run(bench, "warm/run")?;
     spawn_and_wait(
         bench,
-        &spawn(bench, "warm/spawn", "@write hello.txt hi\n", 120),
+        &spawn(bench, 0, "warm/spawn", "@write hello.txt hi\n", 120),
         Duration::from_secs(120),
     )
     .await?;
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         baseline.push(docker_run(bench, &format!("run/{round}"))?);
         let s = spawn(
             bench,
+            0,
             &format!("spawn/{round}"),
             "@write hello.txt hi\n",
             120,
@@ -300,7 +331,10 @@ async fn latency(bench: &Bench) -> anyhow::Result<()> {
         spawned.push(started.elapsed());
     }
     let (b, s) = (median(baseline.clone()), median(spawned.clone()));
-    println!("## latency: trivial task (clone, write, commit, push), median of {ROUNDS}");
+    println!(
+        "## latency: trivial task (clone, write, commit, push), median of {}",
+        rounds()
+    );
     println!("docker run --rm -i (same image, runner, task): {b:?}  all: {baseline:?}");
     println!("spawn -> verified result (worker-spawner):     {s:?}  all: {spawned:?}");
     println!("ratio: {:.2}", s.as_secs_f64() / b.as_secs_f64());
@@ -310,29 +344,40 @@ async fn latency(bench: &Bench) -> anyhow::Result<()> {
 async fn parallelism(bench: &Bench, docker: &Docker) -> anyhow::Result<()> {
     println!("## parallel workers holding {HOLD_SECS} s each");
     println!(
-        "| workers | all succeeded | wall time | mean MiB/worker | max MiB/worker | host MemAvailable drop MiB |"
+        "| workers | all succeeded | peak running at once | wall time | mean MiB/worker (cgroup) | max MiB/worker | host MemAvailable drop MiB |"
     );
     let mut n = 4;
-    while n <= MAX_BATCH {
+    while n <= max_batch().min(MAX_BATCH) {
         let before = mem_available_mib();
         let task = format!("@write hold.txt held\n@sleep {HOLD_SECS}\n");
         let spawns: Vec<_> = (0..n)
-            .map(|i| spawn(bench, &format!("par{n}/{i}"), &task, 600))
+            .map(|i| spawn(bench, i, &format!("par{n}/{i}"), &task, 600))
             .collect();
         let started = Instant::now();
+        let stop = CancellationToken::new();
+        let sampler = tokio::spawn(sample_memory(
+            docker.clone(),
+            bench.fleet.clone(),
+            n,
+            stop.clone(),
+        ));
         let waits = spawns
             .iter()
             .map(|s| spawn_and_wait(bench, s, Duration::from_secs(900)));
-        let sampler = sample_memory(docker, &bench.fleet, n);
-        let (results, (mean, max, low)) = tokio::join!(futures::future::join_all(waits), sampler);
+        let results = futures::future::join_all(waits).await;
         let elapsed = started.elapsed();
+        stop.cancel();
+        let sample = sampler.await?;
         let ok = results
             .iter()
             .filter(|r| matches!(r, Ok(r) if r.status == WorkerStatus::Succeeded))
             .count();
-        let drop = before.saturating_sub(low);
-        println!("| {n} | {ok}/{n} | {elapsed:.1?} | {mean:.1} | {max:.1} | {drop} |");
-        if ok < n {
+        let drop = before.saturating_sub(sample.low_available);
+        println!(
+            "| {n} | {ok}/{n} | {} | {elapsed:.1?} | {:.1} | {:.1} | {drop} |",
+            sample.peak, sample.mean_mib, sample.max_mib
+        );
+        if ok < n || sample.peak < n {
             break;
         }
         n *= 2;
@@ -340,9 +385,18 @@ async fn parallelism(bench: &Bench, docker: &Docker) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until `n` workers run at once, then returns (mean, max) memory per worker in MiB (usage minus page
-/// cache) and the lowest MemAvailable seen.
-async fn sample_memory(docker: &Docker, fleet: &str, n: usize) -> (f64, f64, u64) {
+/// What the memory sampler saw during a batch.
+#[derive(Default)]
+struct Sample {
+    peak: usize,
+    mean_mib: f64,
+    max_mib: f64,
+    low_available: u64,
+}
+
+/// Counts running workers every 250 ms until `stop`; when all `n` run at once, records their memory (cgroup
+/// usage minus page cache) once.
+async fn sample_memory(docker: Docker, fleet: String, n: usize, stop: CancellationToken) -> Sample {
     let filter = HashMap::from([(
         "label".to_owned(),
         vec![
@@ -350,10 +404,13 @@ async fn sample_memory(docker: &Docker, fleet: &str, n: usize) -> (f64, f64, u64
             "orch.role=worker".to_owned(),
         ],
     )]);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut low = u64::MAX;
-    while Instant::now() < deadline {
-        low = low.min(mem_available_mib());
+    let mut sample = Sample {
+        low_available: u64::MAX,
+        ..Sample::default()
+    };
+    let mut measured = false;
+    while !stop.is_cancelled() {
+        sample.low_available = sample.low_available.min(mem_available_mib());
         let running = docker
             .list_containers(Some(
                 ListContainersOptionsBuilder::default()
@@ -362,9 +419,9 @@ async fn sample_memory(docker: &Docker, fleet: &str, n: usize) -> (f64, f64, u64
             ))
             .await
             .unwrap_or_default();
-        if running.len() >= n {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            low = low.min(mem_available_mib());
+        sample.peak = sample.peak.max(running.len());
+        if running.len() >= n && !measured {
+            measured = true;
             let mut usages = Vec::new();
             for c in running.iter().filter_map(|c| c.id.clone()) {
                 let options = StatsOptionsBuilder::default()
@@ -381,13 +438,12 @@ async fn sample_memory(docker: &Docker, fleet: &str, n: usize) -> (f64, f64, u64
                     usages.push(m.usage.unwrap_or(0).saturating_sub(cache) as f64 / 1048576.0);
                 }
             }
-            let mean = usages.iter().sum::<f64>() / usages.len().max(1) as f64;
-            let max = usages.iter().copied().fold(0.0, f64::max);
-            return (mean, max, low);
+            sample.mean_mib = usages.iter().sum::<f64>() / usages.len().max(1) as f64;
+            sample.max_mib = usages.iter().copied().fold(0.0, f64::max);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    (0.0, 0.0, low)
+    sample
 }
 
 fn mem_available_mib() -> u64 {

@@ -170,12 +170,30 @@ impl Spawner {
             Err(e) => return Err(HandlerError::retry(e)),
         };
         let result = match self.run_worker(spawn, run_id, &secrets).await {
-            Ok(result) => result,
+            Ok(Some(result)) => result,
+            Ok(None) => return self.republish_stored(spawn, run_id).await,
             // The container keeps running; the redelivery resumes it once the database is back.
             Err(RunError::Workers(e)) => return Err(HandlerError::retry(e)),
             Err(e) => infra_result(spawn, &e),
         };
         self.conclude(spawn, run_id, result).await
+    }
+
+    /// Republishes the stored result of a worker another spawner finished (if its stream lacks one).
+    async fn republish_stored(
+        &self,
+        spawn: &WorkerSpawn,
+        run_id: Option<RunId>,
+    ) -> Result<(), HandlerError> {
+        if let Some(row) = workers::by_key(&self.pool, &spawn.idempotency_key)
+            .await
+            .map_err(HandlerError::retry)?
+        {
+            self.republish_if_missing(&row, run_id)
+                .await
+                .map_err(HandlerError::retry)?;
+        }
+        Ok(())
     }
 
     /// Resolves every secret handle of the spawn and audits each resolution (values are never recorded).
@@ -240,13 +258,8 @@ impl Spawner {
             self.publish_result(result, run_id)
                 .await
                 .map_err(HandlerError::retry)?;
-        } else if let Some(row) = workers::by_key(&self.pool, &spawn.idempotency_key)
-            .await
-            .map_err(HandlerError::retry)?
-        {
-            self.republish_if_missing(&row, run_id)
-                .await
-                .map_err(HandlerError::retry)?;
+        } else {
+            self.republish_stored(spawn, run_id).await?;
         }
         self.cleanup(&WorkerNames::for_key(&spawn.idempotency_key))
             .await;

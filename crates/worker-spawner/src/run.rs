@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use orch_contracts::RunId;
 use orch_contracts::messages::worker::{WorkerResult, WorkerSpawn, WorkerStatus};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::classify::{self, Ending, KillReason, Remote, RunnerReport};
 use crate::container::{Existing, Phase};
@@ -23,7 +23,7 @@ use crate::sandbox::{self, RESULT_PATH, WorkerSpec};
 use crate::secrets::ResolvedSecrets;
 use crate::spawner::Spawner;
 use crate::verify::VerifyError;
-use crate::workers::{self, WorkersError};
+use crate::workers::{self, RowState, WorkersError};
 
 /// The secret whose value authenticates git inside the worker and the spawner's verification.
 pub const GIT_TOKEN: &str = "GIT_TOKEN";
@@ -44,6 +44,26 @@ pub enum RunError {
     Workers(#[from] WorkersError),
 }
 
+/// How supervision ended.
+struct Supervised {
+    /// Why the spawner killed the container, if it did.
+    killed: Option<KillReason>,
+    /// Whether the pid count ever reached its limit.
+    pids_limit_hit: bool,
+    /// The progress publisher, still flushing the last lines.
+    progress: tokio::task::JoinHandle<()>,
+}
+
+/// Waits (briefly) for the progress publisher to flush the last lines.
+async fn finish_progress(progress: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(Duration::from_secs(5), progress)
+        .await
+        .is_err()
+    {
+        warn!("the log stream did not end after the container stopped");
+    }
+}
+
 /// A launched worker container.
 #[derive(Debug, Clone)]
 struct Launched {
@@ -58,27 +78,47 @@ fn now_ms() -> i64 {
 }
 
 impl Spawner {
-    /// Runs (or resumes) the worker of `spawn` to its end and returns its judged result.
+    /// Runs (or resumes) the worker of `spawn` to its end and returns its judged result; `None` when another
+    /// spawner finished it meanwhile.
     pub async fn run_worker(
         &self,
         spawn: &WorkerSpawn,
         run_id: Option<RunId>,
         secrets: &ResolvedSecrets,
-    ) -> Result<WorkerResult, RunError> {
+    ) -> Result<Option<WorkerResult>, RunError> {
         let names = names::WorkerNames::for_key(&spawn.idempotency_key);
-        let launched = self.launch(spawn, &names, secrets).await?;
+        let clock = std::time::Instant::now();
+        let Some(launched) = self.launch_locked(spawn, &names, secrets).await? else {
+            return Ok(None);
+        };
+        let launch_ms = clock.elapsed().as_millis();
         self.metrics.running(1);
         let supervised = self
             .supervise(spawn, &names.container, &launched, secrets, run_id)
             .await;
         self.metrics.running(-1);
-        let (killed, pids_hit) = supervised?;
-        let ending = self
-            .collect(spawn, &names.container, killed, pids_hit, secrets)
-            .await?;
+        let supervised = supervised?;
+        let run_ms = clock.elapsed().as_millis() - launch_ms;
+        let (ending, ()) = tokio::join!(
+            self.collect(
+                spawn,
+                &names.container,
+                supervised.killed,
+                supervised.pids_limit_hit,
+                secrets
+            ),
+            finish_progress(supervised.progress)
+        );
+        let ending = ending?;
+        debug!(
+            launch_ms,
+            run_ms,
+            collect_ms = clock.elapsed().as_millis() - launch_ms - run_ms,
+            "worker phases"
+        );
         let verdict = classify::classify(&ending.0);
         let started_ms = launched.deadline_ms - i64::from(spawn.timeout_secs) * 1000;
-        Ok(WorkerResult {
+        Ok(Some(WorkerResult {
             worker_id: spawn.worker_id,
             status: verdict.status,
             branch: spawn.branch.clone(),
@@ -89,7 +129,36 @@ impl Spawner {
             exit_code: ending.0.exit_code,
             log_tail: ending.1,
             duration_ms: u64::try_from(now_ms() - started_ms).unwrap_or(0),
-        })
+        }))
+    }
+
+    /// Launches under the key's advisory lock, after checking that nobody finished the worker meanwhile.
+    async fn launch_locked(
+        &self,
+        spawn: &WorkerSpawn,
+        names: &names::WorkerNames,
+        secrets: &ResolvedSecrets,
+    ) -> Result<Option<Launched>, RunError> {
+        let key = &spawn.idempotency_key;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|source| WorkersError::Database {
+                action: "acquiring a connection for the launch lock",
+                source,
+            })?;
+        workers::lock_key(&mut conn, key).await?;
+        let launched = match workers::by_key(&self.pool, key).await {
+            Ok(Some(row)) if matches!(row.state, RowState::Done(_)) => Ok(None),
+            Ok(_) => Box::pin(self.launch(spawn, names, secrets)).await.map(Some),
+            Err(e) => Err(e.into()),
+        };
+        if workers::unlock_key(&mut conn, key).await.is_err() {
+            // A connection that may still hold the lock must not go back to the pool.
+            let _ = conn.close().await;
+        }
+        launched
     }
 
     async fn launch(
@@ -106,7 +175,7 @@ impl Spawner {
         let id = &self.config.spawner_id;
         let attachment = self
             .egress
-            .attach(
+            .prepare_network(
                 names.network(),
                 names::worker_labels(id, ROLE_WORKER_NETWORK, spawn, deadline_ms),
             )
@@ -121,12 +190,18 @@ impl Spawner {
             spawn,
             names,
             agent_command: &agent_command,
-            attachment,
+            attachment: attachment.clone(),
             labels: names::worker_labels(id, ROLE_WORKER, spawn, deadline_ms),
         };
         let body = sandbox::container_body(&self.config, &spec);
         let volume_labels = names::worker_labels(id, ROLE_WORKER_VOLUME, spawn, deadline_ms);
-        let created = self.containers.create(names, body, &volume_labels).await?;
+        // The proxy must be on the network before the worker starts; creating the container need not wait.
+        let (connected, created) = tokio::join!(
+            self.egress.connect_worker_network(&attachment),
+            self.containers.create(names, body, &volume_labels)
+        );
+        connected?;
+        let created = created?;
         workers::set_container(&self.pool, spawn.worker_id, &created.id).await?;
         self.resume(spawn, created, secrets).await
     }
@@ -162,8 +237,7 @@ impl Spawner {
         })
     }
 
-    /// Waits for the container to stop; kills it at the deadline or when its pids stay exhausted. Returns why
-    /// it was killed (if it was) and whether the pids limit was ever reached.
+    /// Waits for the container to stop; kills it at the deadline or when its pids stay exhausted.
     async fn supervise(
         &self,
         spawn: &WorkerSpawn,
@@ -171,7 +245,7 @@ impl Spawner {
         launched: &Launched,
         secrets: &ResolvedSecrets,
         run_id: Option<RunId>,
-    ) -> Result<(Option<KillReason>, bool), RunError> {
+    ) -> Result<Supervised, RunError> {
         let sink = ProgressSink {
             bus: self.bus.clone(),
             worker_id: spawn.worker_id,
@@ -206,16 +280,11 @@ impl Spawner {
             self.containers.kill(container).await?;
             self.containers.wait(container).await?;
         }
-        if tokio::time::timeout(Duration::from_secs(5), progress)
-            .await
-            .is_err()
-        {
-            warn!(
-                container,
-                "the log stream did not end after the container stopped"
-            );
-        }
-        Ok((killed, hit.load(Ordering::Relaxed)))
+        Ok(Supervised {
+            killed,
+            pids_limit_hit: hit.load(Ordering::Relaxed),
+            progress,
+        })
     }
 
     /// Reads the exit state, the result file and the log tail, and checks a claimed push on the remote.
@@ -227,8 +296,14 @@ impl Spawner {
         pids_limit_hit: bool,
         secrets: &ResolvedSecrets,
     ) -> Result<(Ending, String), RunError> {
-        let exit = self.containers.exit_info(container).await?;
-        let report = match self.containers.read_file(container, RESULT_PATH).await {
+        let (exit, file, log_tail) = tokio::join!(
+            self.containers.exit_info(container),
+            self.containers.read_file(container, RESULT_PATH),
+            self.containers
+                .log_tail(container, self.config.log_tail_lines)
+        );
+        let exit = exit?;
+        let report = match file {
             Ok(bytes) => bytes.as_deref().and_then(RunnerReport::parse),
             Err(e) => {
                 warn!(container, error = %e, "the result file is unreadable");
@@ -247,11 +322,7 @@ impl Spawner {
         } else {
             Remote::NotChecked
         };
-        let log_tail = self
-            .containers
-            .log_tail(container, self.config.log_tail_lines)
-            .await
-            .unwrap_or_default();
+        let log_tail = log_tail.unwrap_or_default();
         let ending = Ending {
             killed,
             exit_code: exit.code,

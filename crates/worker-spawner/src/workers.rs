@@ -213,6 +213,32 @@ pub async fn finish(
     Ok(updated.rows_affected() == 1)
 }
 
+/// Takes the session-level advisory lock of an idempotency key on `conn` (waits while another spawner holds
+/// it). Launching a worker happens under this lock, so two spawners handling duplicate entries of one spawn
+/// never both create or start its container.
+pub async fn lock_key(conn: &mut sqlx::PgConnection, key: &str) -> Result<(), WorkersError> {
+    sqlx::query_scalar!(
+        r#"SELECT true AS "locked!" FROM (SELECT pg_advisory_lock(hashtextextended($1, 7))) AS l"#,
+        key
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(db("locking an idempotency key"))?;
+    Ok(())
+}
+
+/// Releases the lock taken by [`lock_key`].
+pub async fn unlock_key(conn: &mut sqlx::PgConnection, key: &str) -> Result<(), WorkersError> {
+    sqlx::query_scalar!(
+        r#"SELECT pg_advisory_unlock(hashtextextended($1, 7)) AS "unlocked!""#,
+        key
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(db("unlocking an idempotency key"))?;
+    Ok(())
+}
+
 /// Returns the database name of a status (`resource_exhausted`).
 pub fn status_name(status: WorkerStatus) -> String {
     serde_json::to_value(status)

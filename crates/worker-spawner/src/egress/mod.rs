@@ -161,8 +161,9 @@ impl Egress {
         Ok(())
     }
 
-    /// Gives a worker its network (creating it and connecting the proxy), per policy.
-    pub async fn attach(
+    /// Creates a worker's network (policy `allowlist`) and returns how the worker attaches to it; the proxy is
+    /// connected separately ([`Egress::connect_worker_network`]) so that can overlap with creating the container.
+    pub async fn prepare_network(
         &self,
         network: &str,
         labels: HashMap<String, String>,
@@ -171,11 +172,24 @@ impl Egress {
             return Ok(Attachment::None);
         }
         self.ensure_network(network, true, labels).await?;
-        let proxy = names::proxy_container(&self.config.spawner_id);
-        self.connect_proxy(&proxy, network).await?;
         Ok(Attachment::Private {
             network: network.to_owned(),
         })
+    }
+
+    /// Puts the proxy on a worker network (as `egress-proxy`), recreating a vanished proxy once.
+    pub async fn connect_worker_network(&self, attachment: &Attachment) -> Result<(), DockerError> {
+        let Attachment::Private { network } = attachment else {
+            return Ok(());
+        };
+        let proxy = names::proxy_container(&self.config.spawner_id);
+        if let Err(e) = self.connect_proxy(&proxy, network).await {
+            // The proxy may have been removed (a peer's shutdown, an operator); bring it back once.
+            warn!(error = %e, "cannot reach the egress proxy; recreating it");
+            self.ensure_fleet().await?;
+            self.connect_proxy(&proxy, network).await?;
+        }
+        Ok(())
     }
 
     async fn connect_proxy(&self, proxy: &str, network: &str) -> Result<(), DockerError> {

@@ -50,6 +50,47 @@ async fn a_lying_worker_is_failed() {
     fleet.assert_no_leftovers().await;
 }
 
+/// The runner runs the repository's own checks (`make test` when the Makefile has a test target): failing
+/// checks fail the worker (the work is still pushed for inspection), passing checks let it succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repositorys_checks_decide() {
+    let _slot = support::docker_slot().await;
+    let git = Git::start().await;
+    let pool = support::pool().await;
+    let project = support::project(&pool, 2).await;
+    let fleet = Fleet::new(&git);
+    let spawner = fleet.start().await;
+    let bus = fleet.bus();
+    let makefile = "@write Makefile test: ; test -f ok.txt\n";
+    let failing = support::spawn(&git, project, "task/red", makefile);
+    let passing = support::spawn(
+        &git,
+        project,
+        "task/green",
+        &format!("{makefile}@write ok.txt ok\n"),
+    );
+    support::publish(&bus, &failing).await;
+    support::publish(&bus, &passing).await;
+    let red = support::result(&bus, failing.worker_id, Duration::from_secs(120)).await;
+    assert_eq!(red.status, WorkerStatus::Failed, "{red:?}");
+    assert_eq!(red.summary, "the repository's checks failed");
+    assert!(
+        git.branch_sha("task/red").await.is_some(),
+        "the work is pushed for inspection"
+    );
+    let green = support::result(&bus, passing.worker_id, Duration::from_secs(120)).await;
+    assert_eq!(green.status, WorkerStatus::Succeeded, "{green:?}");
+    assert!(
+        green
+            .log_tail
+            .contains("running the repository's checks: make test"),
+        "{}",
+        green.log_tail
+    );
+    spawner.stop().await;
+    fleet.assert_no_leftovers().await;
+}
+
 /// Test 16's spawner part: a secret's value reaches the agent's environment and nothing else — not the
 /// container configuration (`docker inspect`), not the progress stream, not the result. The git token reaches
 /// git only, not the agent.

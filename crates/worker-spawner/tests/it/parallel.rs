@@ -78,7 +78,16 @@ async fn four_workers_push_their_own_branches_in_parallel() {
             "{lines:?}"
         );
     }
-    // Each worker sleeps 2 s; run one after another they would need well over 4 × 2 s plus startup.
+    // All four ran at once: the last one started before the first one finished.
+    let (last_start, first_finish): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as(
+            "SELECT max(started_at), min(finished_at) FROM workers WHERE project_id = $1",
+        )
+        .bind(project.0)
+        .fetch_one(&pool)
+        .await
+        .expect("worker rows");
+    assert!(last_start < first_finish, "the workers did not overlap");
     let elapsed = started.elapsed();
     spawner.stop().await;
     fleet.assert_no_leftovers().await;

@@ -326,6 +326,48 @@ impl Fleet {
     }
 }
 
+/// Removes whatever is still labelled with the fleet, also when a test panicked before its spawner stopped
+/// (the leak check itself runs before this, on the success path).
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        remove_labelled(&self.id);
+    }
+}
+
+/// Force-removes every container, network and volume labelled `orch.spawner=<fleet>` (docker CLI, blocking).
+pub fn remove_labelled(fleet: &str) {
+    let label = format!("label=orch.spawner={fleet}");
+    let list = |args: &[&str]| -> Vec<String> {
+        std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let remove = |args: &[&str], ids: Vec<String>| {
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(args)
+                .args(ids)
+                .output();
+        }
+    };
+    remove(&["rm", "-f"], list(&["ps", "-aq", "--filter", &label]));
+    remove(
+        &["network", "rm"],
+        list(&["network", "ls", "-q", "--filter", &label]),
+    );
+    remove(
+        &["volume", "rm", "-f"],
+        list(&["volume", "ls", "-q", "--filter", &label]),
+    );
+}
+
 /// A spawner running in this process.
 pub struct Running {
     pub shutdown: CancellationToken,
