@@ -122,7 +122,7 @@ fn keys_of(job: &Job) -> Vec<String> {
         .iter()
         .map(|w| format!("w|{thread}|{}|{}|{}", commit.writes_for, w.task_id, w.idx))
         .collect();
-    if let Some(cp) = &commit.checkpoint {
+    for cp in &commit.checkpoints {
         keys.push(format!("c|{thread}|{}", cp.checkpoint_id));
     }
     keys
@@ -197,10 +197,10 @@ async fn execute(
     }
 }
 
-/// Whether a commit is just a checkpoint (the common case, written by the simpler statement).
+/// Whether a commit is just one checkpoint (the common case, written by the simpler statement).
 fn is_plain(job: &CommitJob) -> bool {
     let c = &job.commit;
-    c.checkpoint.is_some() && c.writes.is_empty() && !c.release && !c.drop_parent_writes
+    c.checkpoints.len() == 1 && c.writes.is_empty() && !c.release && !c.drop_parent_writes
 }
 
 /// Inserts plain checkpoints; asks the leases about the rows that were not inserted (fenced or conflict).
@@ -208,8 +208,13 @@ async fn plain_commits(
     conn: &mut PgConnection,
     commits: &[CommitJob],
 ) -> Result<Vec<sql::OpOutcome>, sqlx::Error> {
-    let columns = commit_columns(commits);
-    let inserted = sql::insert_checkpoints(conn, &columns).await?;
+    let inserted = match commits {
+        [one] => sql::insert_checkpoint(conn, one)
+            .await?
+            .into_iter()
+            .collect(),
+        many => sql::insert_checkpoints(conn, &commit_columns(many)).await?,
+    };
     let missing = missing_fenced(commits, &inserted);
     let held = match missing.is_empty() {
         true => Vec::new(),

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::batch::{AcquireJob, CommitJob};
 use super::sql::{AcquireColumns, BatchColumns, LeaseHolder, OpOutcome};
-use super::{Grant, StateBody, ttl_delta};
+use super::{CheckpointRecord, Grant, StateBody, ttl_delta};
 use crate::error::CheckpointError;
 
 /// The commit columns of a round (op = position in `jobs`).
@@ -25,9 +25,12 @@ pub(super) fn commit_columns(jobs: &[CommitJob]) -> BatchColumns {
 }
 
 fn push_checkpoint(c: &mut BatchColumns, op: i32, job: &CommitJob) {
-    let Some(cp) = &job.commit.checkpoint else {
-        return;
-    };
+    for cp in &job.commit.checkpoints {
+        push_record(c, op, job, cp);
+    }
+}
+
+fn push_record(c: &mut BatchColumns, op: i32, job: &CommitJob, cp: &CheckpointRecord) {
     let (state, delta) = match &cp.body {
         StateBody::Snapshot(state) => (state.clone(), false),
         StateBody::Delta(updates) => (Value::Array(updates.clone()), true),
@@ -86,7 +89,7 @@ fn verdict(job: &CommitJob, outcome: Option<OpOutcome>) -> Result<(), Checkpoint
             epoch: fence.epoch,
         });
     }
-    match (&commit.checkpoint, outcome.inserted) {
+    match (commit.checkpoints.first(), outcome.inserted) {
         (Some(cp), false) => Err(CheckpointError::Conflict {
             thread: thread.to_string(),
             checkpoint_id: cp.checkpoint_id,
@@ -105,8 +108,8 @@ pub(super) fn missing_fenced(jobs: &[CommitJob], inserted: &[(String, String, i6
 fn was_inserted(job: &CommitJob, inserted: &[(String, String, i64)]) -> bool {
     let id = job
         .commit
-        .checkpoint
-        .as_ref()
+        .checkpoints
+        .first()
         .map_or(-1, |c| c.checkpoint_id);
     inserted
         .iter()

@@ -81,40 +81,42 @@ impl Mem {
                 writes.insert(key, write);
             }
         }
-        let conflict = match commit.checkpoint {
-            Some(record) => self.insert_checkpoint(
-                thread,
-                record,
-                commit.fence.as_ref(),
-                commit.drop_parent_writes,
-            ),
-            None => Ok(()),
-        };
+        let conflict = self.insert_checkpoints(
+            thread,
+            commit.checkpoints,
+            commit.fence.as_ref(),
+            commit.drop_parent_writes,
+        );
         if let (true, Some(fence)) = (commit.release, &commit.fence) {
             self.release(thread.thread_id(), fence, false);
         }
         conflict
     }
 
-    fn insert_checkpoint(
+    fn insert_checkpoints(
         &mut self,
         thread: &ThreadKey,
-        mut record: CheckpointRecord,
+        records: Vec<CheckpointRecord>,
         fence: Option<&Fence>,
         drop_parent_writes: bool,
     ) -> Result<(), CheckpointError> {
         let rows = self.checkpoints.entry(slot(thread)).or_default();
-        if rows.contains_key(&record.checkpoint_id) {
+        if let Some(taken) = records.iter().find(|r| rows.contains_key(&r.checkpoint_id)) {
             return Err(CheckpointError::Conflict {
                 thread: thread.to_string(),
-                checkpoint_id: record.checkpoint_id,
+                checkpoint_id: taken.checkpoint_id,
             });
         }
-        record.lease_epoch = fence.map_or(0, |f| f.epoch);
-        if let (true, Some(parent)) = (drop_parent_writes, record.parent_id) {
-            self.writes.remove(&(slot(thread), parent));
+        for mut record in records {
+            record.lease_epoch = fence.map_or(0, |f| f.epoch);
+            if let (true, Some(parent)) = (drop_parent_writes, record.parent_id) {
+                self.writes.remove(&(slot(thread), parent));
+            }
+            self.checkpoints
+                .entry(slot(thread))
+                .or_default()
+                .insert(record.checkpoint_id, record);
         }
-        rows.insert(record.checkpoint_id, record);
         Ok(())
     }
 

@@ -126,8 +126,9 @@ impl Loaded {
 /// What one call to [`Checkpointer::commit`] stores, atomically.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Commit {
-    /// A new checkpoint.
-    pub checkpoint: Option<CheckpointRecord>,
+    /// New checkpoints, in id order: usually one; two when a run's input checkpoint is written together
+    /// with its first step's. Either all of them land or none.
+    pub checkpoints: Vec<CheckpointRecord>,
     /// Drops the pending writes of the new checkpoint's parent when it lands (they are no longer needed).
     /// The runner sets it only when the parent has writes, so the common commit stays a single insert.
     pub drop_parent_writes: bool,
@@ -150,8 +151,9 @@ pub trait Checkpointer: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<Loaded>, CheckpointError>>;
 
     /// Stores `commit` atomically: all of it, or — when the fence fails — none of it
-    /// ([`CheckpointError::Fenced`]). A taken checkpoint id is [`CheckpointError::Conflict`]. Pending writes
-    /// with an existing `(task_id, idx >= 0)` are kept as first written.
+    /// ([`CheckpointError::Fenced`]). If any of its checkpoint ids is taken, none of its checkpoints is
+    /// stored ([`CheckpointError::Conflict`]). Pending writes with an existing `(task_id, idx >= 0)` are kept
+    /// as first written.
     fn commit<'a>(
         &'a self,
         thread: &'a ThreadKey,
@@ -191,7 +193,7 @@ pub trait Checkpointer: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), CheckpointError>> {
         let commit = Commit {
             writes_for: checkpoint.checkpoint_id,
-            checkpoint: Some(checkpoint),
+            checkpoints: vec![checkpoint],
             drop_parent_writes: true,
             fence,
             ..Commit::default()

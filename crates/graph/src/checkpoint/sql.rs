@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
+use super::batch::CommitJob;
 use super::{CheckpointRecord, Claimed, LeaseInfo, PendingWrite, StateBody, ttl_delta};
 use crate::error::CheckpointError;
 use crate::thread::ThreadKey;
@@ -89,6 +90,11 @@ WITH ops AS (
     SELECT o.thread_id, c.namespace, c.checkpoint_id, c.parent_id, c.step, c.state,
            ARRAY(SELECT jsonb_array_elements_text(c.next_nodes)), c.meta, c.delta, COALESCE(o.epoch, 0)
     FROM cps c JOIN ops o USING (op) JOIN fence_ok USING (op)
+    -- All checkpoints of a commit or none: skip a commit whose ids are (partly) taken.
+    WHERE NOT EXISTS (
+        SELECT 1 FROM cps c2 JOIN graph_checkpoints g
+            ON g.thread_id = o.thread_id AND g.namespace = c2.namespace AND g.checkpoint_id = c2.checkpoint_id
+        WHERE c2.op = c.op)
     ON CONFLICT DO NOTHING
     RETURNING thread_id, namespace, checkpoint_id, parent_id
 ), pws AS (
@@ -113,12 +119,13 @@ WITH ops AS (
     RETURNING 1
 )
 SELECT o.op AS "op!", (f.op IS NOT NULL) AS "fence_ok!",
-       (c.op IS NULL OR cp.checkpoint_id IS NOT NULL) AS "inserted!"
+       NOT EXISTS (
+           SELECT 1 FROM cps c
+           LEFT JOIN cp ON cp.thread_id = o.thread_id AND cp.namespace = c.namespace
+                       AND cp.checkpoint_id = c.checkpoint_id
+           WHERE c.op = o.op AND cp.checkpoint_id IS NULL) AS "inserted!"
 FROM ops o
 LEFT JOIN fence_ok f USING (op)
-LEFT JOIN cps c USING (op)
-LEFT JOIN cp ON cp.thread_id = o.thread_id AND cp.namespace = c.namespace
-            AND cp.checkpoint_id = c.checkpoint_id
 "#,
         &c.op,
         &c.thread_id,
@@ -195,6 +202,49 @@ RETURNING thread_id, namespace, checkpoint_id
         .into_iter()
         .map(|r| (r.thread_id, r.namespace, r.checkpoint_id))
         .collect())
+}
+
+/// [`insert_checkpoints`] for a batch of one (the sequential case): plain parameters instead of arrays, so
+/// PostgreSQL does less work per commit.
+pub(super) async fn insert_checkpoint(
+    conn: &mut PgConnection,
+    job: &CommitJob,
+) -> Result<Option<(String, String, i64)>, sqlx::Error> {
+    let Some(cp) = job.commit.checkpoints.first() else {
+        return Ok(None);
+    };
+    let (state, delta) = match &cp.body {
+        StateBody::Snapshot(state) => (state.clone(), false),
+        StateBody::Delta(updates) => (Value::Array(updates.clone()), true),
+    };
+    let fence = job.commit.fence.as_ref();
+    let row = sqlx::query!(
+        r#"
+INSERT INTO graph_checkpoints
+    (thread_id, namespace, checkpoint_id, parent_id, step, state, next_nodes, meta, delta, lease_epoch)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::int8, 0)
+WHERE $10 IS NULL OR EXISTS (
+    SELECT 1 FROM graph_leases l
+    WHERE l.thread_id = $1 AND l.epoch = $10 AND l.owner = $11
+    FOR SHARE)
+ON CONFLICT DO NOTHING
+RETURNING thread_id, namespace, checkpoint_id
+"#,
+        job.thread.thread_id(),
+        job.thread.namespace(),
+        cp.checkpoint_id,
+        cp.parent_id,
+        cp.step,
+        state,
+        &cp.next_nodes,
+        cp.meta,
+        delta,
+        fence.map(|f| f.epoch),
+        fence.map(|f| f.owner.to_string()),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.thread_id, r.namespace, r.checkpoint_id)))
 }
 
 /// Returns, per (thread, epoch, owner), whether that lease is currently held with that epoch by that owner.

@@ -17,6 +17,13 @@ pub(crate) struct Head {
     pub(crate) step: i64,
 }
 
+/// An input checkpoint not written yet: it is committed together with the first step's checkpoint (or
+/// the first pending write), which saves a transaction per invocation.
+pub(crate) struct PendingInput {
+    pub(crate) record: CheckpointRecord,
+    pub(crate) next: Vec<String>,
+}
+
 /// A thread in memory, between super-steps.
 pub(crate) struct Cursor<S: State> {
     pub(crate) state: Arc<S>,
@@ -25,6 +32,7 @@ pub(crate) struct Cursor<S: State> {
     pub(crate) joins: JoinProgress,
     pub(crate) writes: Vec<PendingWrite>,
     pub(crate) since_snapshot: u32,
+    pub(crate) pending_input: Option<PendingInput>,
 }
 
 /// What a checkpoint's `meta` column holds: `Send` tasks and partial join progress.
@@ -52,6 +60,7 @@ impl<S: State> Cursor<S> {
             joins: JoinProgress::new(),
             writes: Vec::new(),
             since_snapshot: 0,
+            pending_input: None,
         }
     }
 
@@ -84,6 +93,7 @@ impl<S: State> Cursor<S> {
             joins,
             writes: loaded.writes,
             since_snapshot,
+            pending_input: None,
         })
     }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Runner;
-use super::cursor::{Cursor, Head, record_tasks};
+use super::cursor::{Cursor, Head, PendingInput, record_tasks};
 use super::lease::HeldLease;
 use super::resume::{match_answers, pending_interrupts, resume_writes};
 use super::step::{Applied, StepEnd, StepEnv};
@@ -43,6 +43,12 @@ impl<S: State> Runner<S> {
         let mut steps = 0;
         loop {
             if cursor.tasks.is_empty() {
+                let released = self
+                    .flush_input(thread, &mut cursor, fence.as_ref())
+                    .await?;
+                if let (true, Some(lease)) = (released, lease.as_deref_mut()) {
+                    lease.released = true;
+                }
                 return Ok(done(cursor));
             }
             if lease.as_ref().is_some_and(|l| l.is_lost()) {
@@ -57,14 +63,10 @@ impl<S: State> Runner<S> {
                     next: cursor.next_names(&self.graph),
                 });
             }
-            let env = StepEnv {
-                runner: self,
-                thread,
-                cursor: &cursor,
-                fence: fence.as_ref(),
-                release_on_interrupt: lease.is_some(),
-            };
-            match env.run().await? {
+            let end = self
+                .run_step(thread, &mut cursor, fence.as_ref(), lease.is_some())
+                .await?;
+            match end {
                 StepEnd::Interrupted {
                     interrupts,
                     released,
@@ -85,6 +87,62 @@ impl<S: State> Runner<S> {
                 }
             }
         }
+    }
+
+    /// Runs one super-step; an input checkpoint still pending rides along with the step's first write.
+    async fn run_step(
+        &self,
+        thread: &ThreadKey,
+        cursor: &mut Cursor<S>,
+        fence: Option<&Fence>,
+        leased: bool,
+    ) -> Result<StepEnd<S>, GraphError> {
+        let pending = cursor.pending_input.take();
+        let input_event = pending
+            .as_ref()
+            .map(|p| (p.record.checkpoint_id, p.next.clone()));
+        let (end, leftover) = {
+            let env = StepEnv {
+                runner: self,
+                thread,
+                cursor,
+                fence,
+                release_on_interrupt: leased,
+                pending_input: std::sync::Mutex::new(pending),
+            };
+            let end = env.run().await;
+            (end, env.into_pending_input())
+        };
+        if let (Some((id, next)), None, Some(observer)) = (input_event, &leftover, &self.observer) {
+            observer.on_checkpoint(thread, id, &[], &next);
+        }
+        cursor.pending_input = leftover;
+        end
+    }
+
+    /// Commits an input checkpoint that is still pending (a run with nothing to do); returns whether that
+    /// released the lease.
+    async fn flush_input(
+        &self,
+        thread: &ThreadKey,
+        cursor: &mut Cursor<S>,
+        fence: Option<&Fence>,
+    ) -> Result<bool, GraphError> {
+        let (Some(store), Some(input)) = (&self.store, cursor.pending_input.take()) else {
+            return Ok(false);
+        };
+        let commit = Commit {
+            writes_for: input.record.checkpoint_id,
+            checkpoints: vec![input.record],
+            fence: fence.cloned(),
+            release: fence.is_some(),
+            ..Commit::default()
+        };
+        store
+            .commit(thread, commit)
+            .await
+            .map_err(|e| commit_error(thread, e))?;
+        Ok(fence.is_some())
     }
 
     /// Prepares the cursor the input asks for, writing what must be durable before the first step.
@@ -111,22 +169,40 @@ impl<S: State> Runner<S> {
         state: S,
         fence: Option<&Fence>,
     ) -> Result<Cursor<S>, GraphError> {
+        if self.load(thread).await?.is_some() {
+            return Err(refused(thread, InputRefused::AlreadyStarted));
+        }
         let mut cursor = Cursor::fresh(state);
         cursor.tasks = self
             .graph
             .entry(&cursor.state)
             .map_err(|f| route_error(thread, f))?;
-        let checkpoint = self.checkpoint(thread, &cursor, Vec::new(), fence)?;
-        match self
-            .commit_checkpoint(thread, &mut cursor, checkpoint, fence, &[])
-            .await
-        {
-            Err(GraphError::Checkpoint {
-                source: CheckpointError::Conflict { .. },
-                ..
-            }) => Err(refused(thread, InputRefused::AlreadyStarted)),
-            other => other.map(|_| cursor),
+        self.defer_input(thread, &mut cursor, Vec::new(), fence)?;
+        Ok(cursor)
+    }
+
+    /// Builds the input checkpoint and moves the cursor onto it; it is committed with the next write.
+    fn defer_input(
+        &self,
+        thread: &ThreadKey,
+        cursor: &mut Cursor<S>,
+        values: Vec<Value>,
+        fence: Option<&Fence>,
+    ) -> Result<(), GraphError> {
+        let position = cursor.next_position();
+        if let Some(record) = self.checkpoint(thread, cursor, values, fence)? {
+            let snapshot = matches!(record.body, StateBody::Snapshot(_));
+            cursor.since_snapshot = if snapshot {
+                0
+            } else {
+                cursor.since_snapshot + 1
+            };
+            let next = cursor.next_names(&self.graph);
+            cursor.pending_input = Some(PendingInput { record, next });
         }
+        cursor.head = Some(position);
+        cursor.writes.clear();
+        Ok(())
     }
 
     async fn open_update(
@@ -149,9 +225,7 @@ impl<S: State> Runner<S> {
             .graph
             .entry(&cursor.state)
             .map_err(|f| route_error(thread, f))?;
-        let checkpoint = self.checkpoint(thread, &cursor, vec![value], fence)?;
-        self.commit_checkpoint(thread, &mut cursor, checkpoint, fence, &[])
-            .await?;
+        self.defer_input(thread, &mut cursor, vec![value], fence)?;
         Ok(cursor)
     }
 
@@ -287,7 +361,8 @@ impl<S: State> Runner<S> {
         serde_json::from_slice(&bytes).map_err(|e| state_error(thread, format!("snapshot: {e}")))
     }
 
-    /// Commits the checkpoint (releasing the lease when no task is left) and moves the cursor onto it.
+    /// Commits the checkpoint (with a pending input checkpoint before it; releasing the lease when no task is
+    /// left) and moves the cursor onto it.
     async fn commit_checkpoint(
         &self,
         thread: &ThreadKey,
@@ -299,11 +374,18 @@ impl<S: State> Runner<S> {
         let position = cursor.next_position();
         let release = fence.is_some() && cursor.tasks.is_empty();
         let drop_parent_writes = !cursor.writes.is_empty() || ran.len() > 1;
+        let input = cursor.pending_input.take();
         if let (Some(store), Some(record)) = (&self.store, checkpoint) {
             let snapshot = matches!(record.body, StateBody::Snapshot(_));
+            let mut checkpoints: Vec<CheckpointRecord> = input
+                .as_ref()
+                .map(|i| i.record.clone())
+                .into_iter()
+                .collect();
+            checkpoints.push(record);
             let commit = Commit {
-                writes_for: record.checkpoint_id,
-                checkpoint: Some(record),
+                writes_for: position.checkpoint_id,
+                checkpoints,
                 drop_parent_writes,
                 writes: Vec::new(),
                 fence: fence.cloned(),
@@ -312,25 +394,21 @@ impl<S: State> Runner<S> {
             store
                 .commit(thread, commit)
                 .await
-                .map_err(|source| store_error(thread, source))?;
+                .map_err(|e| commit_error(thread, e))?;
             cursor.since_snapshot = if snapshot {
                 0
             } else {
                 cursor.since_snapshot + 1
             };
         }
-        cursor.head = Some(Head {
-            checkpoint_id: position.checkpoint_id,
-            step: position.step,
-        });
+        cursor.head = Some(position);
         cursor.writes.clear();
         if let Some(observer) = &self.observer {
-            observer.on_checkpoint(
-                thread,
-                position.checkpoint_id,
-                ran,
-                &cursor.next_names(&self.graph),
-            );
+            if let Some(input) = &input {
+                observer.on_checkpoint(thread, input.record.checkpoint_id, &[], &input.next);
+            }
+            let next = cursor.next_names(&self.graph);
+            observer.on_checkpoint(thread, position.checkpoint_id, ran, &next);
         }
         Ok(release)
     }
@@ -376,6 +454,16 @@ pub(super) fn refused(thread: &ThreadKey, reason: InputRefused) -> GraphError {
     GraphError::Input {
         thread: thread.to_string(),
         reason,
+    }
+}
+
+/// Maps a store error; a conflict on checkpoint 1 means another `Input::Start` created the thread first.
+pub(super) fn commit_error(thread: &ThreadKey, source: CheckpointError) -> GraphError {
+    match source {
+        CheckpointError::Conflict {
+            checkpoint_id: 1, ..
+        } => refused(thread, InputRefused::AlreadyStarted),
+        source => store_error(thread, source),
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Mutex, PoisonError};
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -13,7 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Runner;
-use super::cursor::Cursor;
+use super::cursor::{Cursor, PendingInput};
+use super::invoke::commit_error;
 use crate::checkpoint::{Commit, Fence, PendingWrite, channels};
 use crate::command::Interrupt;
 use crate::ctx::{Ctx, ScopeParts};
@@ -47,6 +49,8 @@ pub(crate) struct StepEnv<'a, S: State> {
     pub(crate) cursor: &'a Cursor<S>,
     pub(crate) fence: Option<&'a Fence>,
     pub(crate) release_on_interrupt: bool,
+    /// The run's input checkpoint, if not written yet: the step's first write carries it.
+    pub(crate) pending_input: Mutex<Option<PendingInput>>,
 }
 
 /// The stored writes of one task.
@@ -76,6 +80,13 @@ enum Output<S: State> {
 }
 
 impl<S: State> StepEnv<'_, S> {
+    /// Returns the input checkpoint if no write of the step carried it.
+    pub(crate) fn into_pending_input(self) -> Option<PendingInput> {
+        self.pending_input
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs the step.
     pub(crate) async fn run(&self) -> Result<StepEnd<S>, GraphError> {
         let priors = self.priors()?;
@@ -296,8 +307,13 @@ impl<S: State> StepEnv<'_, S> {
         let Some(store) = &self.runner.store else {
             return Ok(());
         };
+        let input = self
+            .pending_input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let commit = Commit {
-            checkpoint: None,
+            checkpoints: input.map(|i| vec![i.record]).unwrap_or_default(),
             drop_parent_writes: false,
             writes_for: self.cursor.head.map_or(0, |h| h.checkpoint_id),
             writes: vec![PendingWrite {
@@ -312,10 +328,7 @@ impl<S: State> StepEnv<'_, S> {
         store
             .commit(self.thread, commit)
             .await
-            .map_err(|source| GraphError::Checkpoint {
-                thread: self.thread.to_string(),
-                source,
-            })
+            .map_err(|e| commit_error(self.thread, e))
     }
 
     fn state_error(&self, message: String) -> GraphError {

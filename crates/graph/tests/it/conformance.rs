@@ -306,7 +306,7 @@ async fn commits_with_a_stale_fence_are_rejected_whole(s: Subject) {
         panic!("takeover after expiry has epoch 2");
     };
     let stale = Commit {
-        checkpoint: Some(record(2, StateBody::Delta(vec![json!(1)]))),
+        checkpoints: vec![record(2, StateBody::Delta(vec![json!(1)]))],
         drop_parent_writes: true,
         writes_for: 1,
         writes: vec![write("1:a:0", 0, channels::UPDATE, json!(1))],
@@ -351,7 +351,7 @@ async fn plain_checkpoint_commits_report_fences_and_conflicts(s: Subject) {
     let thread = ThreadKey::new("t15i");
     let plain = |id: i64, fence: Option<Fence>| Commit {
         writes_for: id,
-        checkpoint: Some(record(id, StateBody::Delta(vec![json!(id)]))),
+        checkpoints: vec![record(id, StateBody::Delta(vec![json!(id)]))],
         fence,
         ..Commit::default()
     };

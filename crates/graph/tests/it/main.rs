@@ -8,6 +8,7 @@ mod crash;
 mod crash_interrupt;
 mod durability;
 mod fencing;
+mod first_step;
 mod interrupts;
 mod leases;
 mod procs;
