@@ -1,0 +1,2 @@
+//! Placeholder; replaced by the chats benchmark.
+fn main() {}

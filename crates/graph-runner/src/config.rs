@@ -1,0 +1,137 @@
+//! The graph-runner's settings section (`GRAPH_RUNNER__*`); every key is documented in `.env.example` and
+//! `docs/graph-runner.md`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The graph-runner's own settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphRunnerConfig {
+    /// Where the health server listens (`GRAPH_RUNNER__HTTP_LISTEN`), default `127.0.0.1:8092`.
+    pub http_listen: SocketAddr,
+    /// PostgreSQL connections of this process (`GRAPH_RUNNER__DB_POOL_SIZE`), default 16; two of them are
+    /// held by the checkpoint writers.
+    pub db_pool_size: u32,
+    /// Chats handled at once (`GRAPH_RUNNER__MAX_IN_FLIGHT`), default 64; one chat's messages are always
+    /// handled one after another.
+    pub max_in_flight: usize,
+    /// Seconds a thread's lease lasts without renewal (`GRAPH_RUNNER__LEASE_TTL_SECS`), default 15: how long
+    /// a thread whose runner died waits before another runner may take it over.
+    pub lease_ttl_secs: u64,
+    /// Outbox rows published per relay pass (`GRAPH_RUNNER__OUTBOX_BATCH`), default 256.
+    pub outbox_batch: i64,
+    /// Milliseconds between outbox polls when nothing woke the relay (`GRAPH_RUNNER__OUTBOX_IDLE_MS`),
+    /// default 500; replies written by this process wake it at once.
+    pub outbox_idle_ms: u64,
+    /// Questions the brainstorm asks at most before it must write the spec (`GRAPH_RUNNER__MAX_QUESTIONS`),
+    /// default 8.
+    pub max_questions: u32,
+    /// HTTP attempts per LLM call, retries included (`GRAPH_RUNNER__LLM_MAX_ATTEMPTS`), default 4.
+    pub llm_max_attempts: u32,
+    /// Upper bound of one LLM HTTP request in seconds (`GRAPH_RUNNER__LLM_REQUEST_TIMEOUT_SECS`), default 120.
+    pub llm_request_timeout_secs: u64,
+    /// A `brainstorm` model configuration to insert at startup when `model_configs` has none
+    /// (`GRAPH_RUNNER__BRAINSTORM__*`); unset relies on the operator's row.
+    pub brainstorm: Option<BrainstormSeed>,
+}
+
+impl Default for GraphRunnerConfig {
+    fn default() -> Self {
+        Self {
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8092)),
+            db_pool_size: 16,
+            max_in_flight: 64,
+            lease_ttl_secs: 15,
+            outbox_batch: 256,
+            outbox_idle_ms: 500,
+            max_questions: 8,
+            llm_max_attempts: 4,
+            llm_request_timeout_secs: 120,
+            brainstorm: None,
+        }
+    }
+}
+
+impl GraphRunnerConfig {
+    /// Returns the lease TTL.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_secs.max(1))
+    }
+
+    /// Returns the outbox poll interval.
+    pub fn outbox_idle(&self) -> Duration {
+        Duration::from_millis(self.outbox_idle_ms.max(1))
+    }
+
+    /// Returns the LLM request timeout.
+    pub fn llm_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.llm_request_timeout_secs.max(1))
+    }
+}
+
+/// The `brainstorm` row seeded into `model_configs` when it is missing. An existing row is never changed:
+/// after the first start, the dashboard (or SQL) owns it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrainstormSeed {
+    /// Provider (`openai`, `anthropic`, `openrouter`, `openai_compatible`, …) (`…__BRAINSTORM__PROVIDER`).
+    pub provider: String,
+    /// Model id (`…__BRAINSTORM__MODEL`).
+    pub model: String,
+    /// Endpoint overriding the provider's default; required for `openai_compatible` (`…__BRAINSTORM__ENDPOINT`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Where the API key is found, e.g. `OPENAI_API_KEY` (an environment variable name), never the key itself
+    /// (`…__BRAINSTORM__API_KEY_REF`).
+    #[serde(default)]
+    pub api_key_ref: Option<String>,
+    /// Sampling temperature (`…__BRAINSTORM__TEMPERATURE`), default 0.3.
+    #[serde(default = "default_temperature")]
+    pub temperature: f32,
+    /// Completion token limit (`…__BRAINSTORM__MAX_TOKENS`), default 4096.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: i32,
+    /// Price of a million prompt tokens in micro-dollars (`…__BRAINSTORM__INPUT_PRICE_PER_MTOK_MICROS`).
+    #[serde(default)]
+    pub input_price_per_mtok_micros: i64,
+    /// Price of a million completion tokens in micro-dollars (`…__BRAINSTORM__OUTPUT_PRICE_PER_MTOK_MICROS`).
+    #[serde(default)]
+    pub output_price_per_mtok_micros: i64,
+}
+
+fn default_temperature() -> f32 {
+    0.3
+}
+
+fn default_max_tokens() -> i32 {
+    4096
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let config = GraphRunnerConfig::default();
+        assert_eq!(config.lease_ttl(), Duration::from_secs(15));
+        assert!(config.brainstorm.is_none());
+        assert!(config.max_in_flight > 1);
+    }
+
+    #[test]
+    fn a_seed_needs_provider_and_model_and_refuses_typos() {
+        let seed: BrainstormSeed =
+            serde_json::from_value(serde_json::json!({"provider": "openai", "model": "gpt-5.2"}))
+                .expect("minimal seed");
+        assert_eq!(seed.max_tokens, 4096);
+        assert!(
+            serde_json::from_value::<BrainstormSeed>(serde_json::json!({"model": "m"})).is_err()
+        );
+        let typo = serde_json::json!({"provider": "openai", "model": "m", "modle": "x"});
+        assert!(serde_json::from_value::<BrainstormSeed>(typo).is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! Everything the person reads: command answers, the rendered spec, status lines and error explanations.
+//!
+//! Texts with `*bold*` or `` `code` `` are sent as [`TextFormat::Markdown`]; the gateway escapes the rest for
+//! Telegram's MarkdownV2.
+
+use orch_contracts::messages::chat::{Button, ChatAction, TextFormat};
+use orch_contracts::spec::{DeployKind, Priority, ProjectSpec, SecretSource};
+
+/// `/help`.
+pub const HELP: &str = "I turn an idea into a project spec, then — once the factory is connected — into \
+running software.\n\n\
+/new <idea> — start a new project (the current one is set aside)\n\
+/status — where the current project stands and what it has cost\n\
+/cancel — stop the current project\n\
+/help — this list\n\n\
+Otherwise just write to me: I ask questions until the idea is clear, then show a spec you can Approve or \
+Change.";
+
+/// `/start`.
+pub const WELCOME: &str = "Hi! Tell me what you'd like to build — a bot, a web service, a small tool — and \
+I'll ask what I need to know, then write it up as a spec for you to approve.\n\n/help lists the commands.";
+
+/// Sent when the model cannot be reached (the message stays queued and is retried).
+pub const MODEL_TROUBLE: &str =
+    "I'm having trouble reaching the model, I'll retry. Your message is saved.";
+
+/// Sent when the model is not configured (the message stays queued and is retried).
+pub const MODEL_MISCONFIGURED: &str = "I can't reach the model: it is not configured correctly (an \
+operator needs to fix the `brainstorm` model configuration). I'll retry; your message is saved.";
+
+/// Sent when retries are exhausted but the message is already part of the conversation.
+pub const MODEL_GAVE_UP: &str = "I still can't reach the model. Your message is saved — send me anything \
+(or just `ok`) to try again.";
+
+/// Sent when the model answered garbage twice.
+pub const MODEL_GARBLED: &str = "Sorry — the model's answer didn't make sense, even after I asked it \
+again. Could you rephrase your last message or add a little more detail?";
+
+/// Asked after the person pressed Change.
+pub const WHAT_TO_CHANGE: &str = "What would you like to change? Describe it in your own words.";
+
+/// Returns the over-budget explanation.
+pub fn over_budget(spent_micros: i64, budget_micros: i64) -> String {
+    format!(
+        "This project has used its LLM budget ({} of {}), so I can't think about it any further. An \
+         operator can raise the budget; then send any message to continue. /status shows the spend.",
+        dollars(spent_micros),
+        dollars(budget_micros)
+    )
+}
+
+/// Formats micro-dollars as `$1.2345`.
+pub fn dollars(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    format!("{sign}${}.{:04}", abs / 1_000_000, (abs % 1_000_000) / 100)
+}
+
+/// A plain text message.
+pub fn send(text: impl Into<String>) -> ChatAction {
+    ChatAction::Send {
+        text: text.into(),
+        format: TextFormat::Plain,
+        buttons: Vec::new(),
+        ref_key: None,
+    }
+}
+
+/// A Markdown message.
+pub fn send_markdown(text: impl Into<String>) -> ChatAction {
+    ChatAction::Send {
+        text: text.into(),
+        format: TextFormat::Markdown,
+        buttons: Vec::new(),
+        ref_key: None,
+    }
+}
+
+/// Answers a button press with a short toast.
+pub fn answer_button(callback_query_id: &str, toast: &str) -> ChatAction {
+    ChatAction::AnswerButton {
+        callback_query_id: callback_query_id.to_owned(),
+        text: Some(toast.to_owned()),
+    }
+}
+
+/// The `ref_key` of the approval prompt of one spec revision, so it can be edited once decided.
+pub fn approval_ref(project: &uuid::Uuid, rev: u32) -> String {
+    format!("approval:{}:{rev}", project.simple())
+}
+
+/// The message with the Approve / Change buttons under spec `rev`.
+pub fn approval_prompt(
+    project: &uuid::Uuid,
+    rev: u32,
+    name: &str,
+    buttons: Vec<Button>,
+) -> ChatAction {
+    ChatAction::Send {
+        text: format!(
+            "Approve spec v{rev} of *{name}* to start building, or press Change to adjust it. You can also \
+             just write what to change."
+        ),
+        format: TextFormat::Markdown,
+        buttons: vec![buttons],
+        ref_key: Some(approval_ref(project, rev)),
+    }
+}
+
+/// Replaces the approval prompt (removing its buttons) once the person decided.
+pub fn approval_decided(project: &uuid::Uuid, rev: u32, outcome: &str) -> ChatAction {
+    ChatAction::Edit {
+        ref_key: approval_ref(project, rev),
+        text: format!("Spec v{rev}: {outcome}"),
+        format: TextFormat::Plain,
+        buttons: Vec::new(),
+    }
+}
+
+/// Renders a spec for reading in Telegram.
+pub fn render_spec(spec: &ProjectSpec, rev: u32) -> String {
+    let mut out = format!("*Spec v{rev}: {}*\n\n{}\n", spec.name, spec.summary);
+    section(
+        &mut out,
+        "Modules",
+        spec.modules
+            .iter()
+            .map(|m| format!("`{}` — {}", m.name, m.purpose)),
+    );
+    section(
+        &mut out,
+        "Features",
+        spec.features
+            .iter()
+            .map(|f| format!("[{}] {} — {}", priority(f.priority), f.title, f.description)),
+    );
+    section(
+        &mut out,
+        "Done when",
+        spec.acceptance_criteria.iter().cloned(),
+    );
+    section(
+        &mut out,
+        "External APIs",
+        spec.external_apis
+            .iter()
+            .map(|a| format!("{} — {}", a.name, a.purpose)),
+    );
+    section(
+        &mut out,
+        "Secrets (names only; values are asked for later)",
+        spec.secrets
+            .iter()
+            .map(|s| format!("`{}` — {} ({})", s.name, s.purpose, source(s.source))),
+    );
+    out.push_str(&format!("\n*Runs as:* {}\n", deploy(spec)));
+    out
+}
+
+fn section(out: &mut String, title: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n*{title}*\n"));
+    for item in items {
+        out.push_str(&format!("• {item}\n"));
+    }
+}
+
+fn priority(p: Priority) -> &'static str {
+    match p {
+        Priority::Must => "must",
+        Priority::Should => "should",
+        Priority::Could => "could",
+    }
+}
+
+fn source(s: SecretSource) -> &'static str {
+    match s {
+        SecretSource::User => "you provide it",
+        SecretSource::Platform => "the platform provides it",
+    }
+}
+
+fn deploy(spec: &ProjectSpec) -> String {
+    let kind = match spec.deploy_target.kind {
+        DeployKind::TelegramBot => "a Telegram bot",
+        DeployKind::WebService => "a web service",
+        DeployKind::Worker => "a background worker",
+        DeployKind::Cli => "a command-line tool",
+        DeployKind::Library => "a library",
+    };
+    let reach = if spec.deploy_target.public {
+        "public"
+    } else {
+        "private"
+    };
+    match &spec.deploy_target.subdomain {
+        Some(sub) if spec.deploy_target.public => format!("{kind}, {reach} (subdomain `{sub}`)"),
+        _ => format!("{kind}, {reach}"),
+    }
+}
+
+/// The answer to an approval: what was stored and what happens next, honestly.
+pub fn approved(spec: &ProjectSpec, name: &str, version: i32) -> String {
+    let must = spec
+        .features
+        .iter()
+        .filter(|f| f.priority == Priority::Must)
+        .count();
+    let renamed = if name == spec.name {
+        String::new()
+    } else {
+        format!(
+            " (you already have a project called `{}`, so this one is `{name}`)",
+            spec.name
+        )
+    };
+    format!(
+        "✅ Approved: *{name}*{renamed}, spec version {version} — {} feature(s), {must} of them must-haves. \
+         The spec and the project are stored.\n\nBuilding is the next step: the factory (architect, coding \
+         agents, review, deploy) is not connected yet, so nothing is being built right now — it will start \
+         from this spec once it is. /status shows the project; /new starts another one.",
+        spec.features.len()
+    )
+}
+
+/// The answer to a message in a thread whose spec is approved.
+pub fn already_approved(name: &str) -> String {
+    format!(
+        "The spec of *{name}* is approved and stored. Building will start from it once the factory is \
+         connected (it isn't yet). Send /new <idea> to start another project."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ProjectSpec {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "name": "weather-bot", "summary": "Forecasts in Telegram.",
+            "modules": [{"name": "bot", "purpose": "talks to Telegram"}],
+            "features": [{"id": "forecast", "title": "/forecast <city>", "description": "today", "priority": "must"}],
+            "acceptance_criteria": ["answers within 5 s"],
+            "secrets": [{"name": "OWM_API_KEY", "purpose": "forecasts", "source": "user"}],
+            "deploy_target": {"kind": "telegram_bot", "public": false}
+        }))
+        .expect("valid spec")
+    }
+
+    #[test]
+    fn a_spec_renders_every_section() {
+        let text = render_spec(&spec(), 2);
+        for needle in [
+            "*Spec v2: weather-bot*",
+            "`bot` — talks to Telegram",
+            "[must] /forecast <city> — today",
+            "• answers within 5 s",
+            "`OWM_API_KEY` — forecasts (you provide it)",
+            "a Telegram bot, private",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+        assert!(
+            !text.contains("External APIs"),
+            "empty sections are left out"
+        );
+    }
+
+    #[test]
+    fn money_and_approval_texts() {
+        assert_eq!(dollars(20_000_000), "$20.0000");
+        assert_eq!(dollars(12_345), "$0.0123");
+        let text = approved(&spec(), "weather-bot-2", 1);
+        assert!(text.contains("already have a project called `weather-bot`"));
+        assert!(text.contains("not connected yet"));
+    }
+
+    #[test]
+    fn approval_refs_are_valid_slugs() {
+        let id = uuid::Uuid::new_v4();
+        let key = approval_ref(&id, 3);
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._/:-".contains(c))
+        );
+        assert!(key.len() <= 128);
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the graph-runner: in-process against real Redis and PostgreSQL (conversation, bad
+//! input), and as separate processes with the telegram-gateway and simulators (end to end, crashes).
+
+mod bad_input;
+mod conversation;
+mod crash;
+mod e2e;
+mod support;
