@@ -44,6 +44,14 @@ say "4/5 services (Telegram is the local simulator; no tokens needed)"
 SIM_PID=$!
 export TELEGRAM_GATEWAY__BOT_TOKEN=$DEMO_TOKEN TELEGRAM_GATEWAY__API_URL=http://127.0.0.1:$SIM_PORT
 export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIMEOUT_SECS=2
+# zavhoz reads the demo's secrets with a test-only age key (crates/sops/tests/fixtures; never use it elsewhere).
+export ZAVHOZ__SECRETS_FILE=crates/sops/tests/fixtures/secrets.enc.yaml ZAVHOZ__AGE_KEY_FILE=crates/sops/tests/fixtures/age-key.txt
+ZAVHOZ__CALLERS__WORKER_SPAWNER=sha256:$(printf demo | sha256sum | cut -d' ' -f1)
+export ZAVHOZ__CALLERS__WORKER_SPAWNER
+# No Sysbox here: plain runc, and the worker image built offline.
+export WORKER_SPAWNER__DOCKER__RUNTIME=runc
+WORKER_SPAWNER__DOCKER__IMAGE=$(scripts/build-test-image.sh)
+export WORKER_SPAWNER__DOCKER__IMAGE
 for svc in api telegram-gateway graph-runner zavhoz worker-spawner reviewer devops-runner; do
     env "$(prefix "$svc")__HTTP_LISTEN=127.0.0.1:${PORTS[$svc]}" "$BIN/$svc" >"$DEMO_DIR/logs/$svc.log" 2>&1 &
     PIDS[$svc]=$!

@@ -3,8 +3,9 @@
 //! 1. Latency: `worker:spawn` published → verified `worker:result` for a trivial task (clone, write one file,
 //!    commit, push), against `docker run --rm -i` of the same image running the same runner and task on the
 //!    default bridge (no proxy, no private network, no verification) — median of `SPAWNER_BENCH_ROUNDS` (7) each, interleaved.
-//! 2. Parallelism: batches of N workers that each hold for `HOLD_SECS`, N doubling while every worker of the
-//!    batch succeeds and the batch overlaps; memory per worker from the engine's stats in mid-batch.
+//! 2. Parallelism: batches of N workers that each hold for 15 s + N/2 s, N doubling (up to
+//!    `SPAWNER_BENCH_MAX_BATCH`, 128) while every worker of the batch succeeds and all N ran at once; memory per
+//!    worker from the engine's stats (cgroup usage without page cache) and the containerd shims' RSS.
 //!
 //! Needs Docker, Redis, PostgreSQL (migrated) and git, like the integration tests.
 
@@ -41,7 +42,10 @@ fn max_batch() -> usize {
         .parse()
         .unwrap_or(128)
 }
-const HOLD_SECS: u32 = 15;
+/// How long each worker of a batch of `n` holds: long enough for the whole batch to be running at once.
+fn hold_secs(n: usize) -> u32 {
+    15 + u32::try_from(n / 2).unwrap_or(60)
+}
 const MAX_BATCH: usize = 128;
 /// `projects.max_parallel_workers` is at most 32: larger batches spread over several projects.
 const PER_PROJECT: usize = 32;
@@ -342,14 +346,14 @@ async fn latency(bench: &Bench) -> anyhow::Result<()> {
 }
 
 async fn parallelism(bench: &Bench, docker: &Docker) -> anyhow::Result<()> {
-    println!("## parallel workers holding {HOLD_SECS} s each");
+    println!("## parallel workers, each holding 15 s + n/2 s");
     println!(
-        "| workers | all succeeded | peak running at once | wall time | mean MiB/worker (cgroup) | max MiB/worker | host MemAvailable drop MiB |"
+        "| workers | all succeeded | peak running at once | wall time | cgroup MiB/worker mean | max | shim MiB/container | host MemAvailable drop MiB |"
     );
     let mut n = 4;
     while n <= max_batch().min(MAX_BATCH) {
         let before = mem_available_mib();
-        let task = format!("@write hold.txt held\n@sleep {HOLD_SECS}\n");
+        let task = format!("@write hold.txt held\n@sleep {}\n", hold_secs(n));
         let spawns: Vec<_> = (0..n)
             .map(|i| spawn(bench, i, &format!("par{n}/{i}"), &task, 600))
             .collect();
@@ -374,8 +378,8 @@ async fn parallelism(bench: &Bench, docker: &Docker) -> anyhow::Result<()> {
             .count();
         let drop = before.saturating_sub(sample.low_available);
         println!(
-            "| {n} | {ok}/{n} | {} | {elapsed:.1?} | {:.1} | {:.1} | {drop} |",
-            sample.peak, sample.mean_mib, sample.max_mib
+            "| {n} | {ok}/{n} | {} | {elapsed:.1?} | {:.1} | {:.1} | {:.1} | {drop} |",
+            sample.peak, sample.mean_mib, sample.max_mib, sample.shim_mib
         );
         if ok < n || sample.peak < n {
             break;
@@ -391,6 +395,7 @@ struct Sample {
     peak: usize,
     mean_mib: f64,
     max_mib: f64,
+    shim_mib: f64,
     low_available: u64,
 }
 
@@ -440,10 +445,35 @@ async fn sample_memory(docker: Docker, fleet: String, n: usize, stop: Cancellati
             }
             sample.mean_mib = usages.iter().sum::<f64>() / usages.len().max(1) as f64;
             sample.max_mib = usages.iter().copied().fold(0.0, f64::max);
+            sample.shim_mib = shim_rss_mib();
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     sample
+}
+
+/// Mean resident memory of the `containerd-shim*` processes (one per running container), in MiB.
+fn shim_rss_mib() -> f64 {
+    let mut total = 0u64;
+    let mut count = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with("containerd-shim") {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+        {
+            total += kb;
+            count += 1;
+        }
+    }
+    total as f64 / 1024.0 / count.max(1) as f64
 }
 
 fn mem_available_mib() -> u64 {

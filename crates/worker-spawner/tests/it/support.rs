@@ -190,7 +190,10 @@ pub async fn project(pool: &PgPool, max_parallel: i32) -> ProjectId {
 }
 
 pub async fn pool() -> PgPool {
-    PgPool::connect(&database_url()).await.expect("postgres")
+    let pool = PgPool::connect(&database_url()).await.expect("postgres");
+    // The shared test database may be fresh (CI); migrating is idempotent and serialised by sqlx's lock.
+    orch_store::MIGRATOR.run(&pool).await.expect("migrations");
+    pool
 }
 
 /// What a test spawner is configured with.
