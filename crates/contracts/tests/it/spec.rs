@@ -87,8 +87,10 @@ fn the_published_schema_matches_the_code() {
     }
     let published = std::fs::read_to_string(path).expect("docs/project-spec.schema.json exists");
     // Compared as JSON values: key order depends on whether serde_json's `preserve_order` is unified in.
-    let published: serde_json::Value = serde_json::from_str(&published).expect("published schema is JSON");
-    let generated: serde_json::Value = serde_json::from_str(&generated).expect("generated schema is JSON");
+    let published: serde_json::Value =
+        serde_json::from_str(&published).expect("published schema is JSON");
+    let generated: serde_json::Value =
+        serde_json::from_str(&generated).expect("generated schema is JSON");
     assert_eq!(
         published, generated,
         "regenerate with UPDATE_SCHEMA=1 cargo test -p orch-contracts spec"
