@@ -2,16 +2,23 @@
 # The main job, offline: starts Redis/PostgreSQL if needed, builds and starts every service against them,
 # shows that each is up and ready, then stops them gracefully.
 #
-# What runs today is the foundation (issue 2): the services start, connect, answer health and drain on SIGTERM.
-# The conversation → spec → repository → parallel workers → review → merge pipeline plugs into this same script
-# as it lands (issues 3–6), driven by the local Telegram, GitHub and LLM simulators.
+# What runs today: every service starts, connects and answers health; a scripted person (scripts/demo/person.py)
+# talks an idea through with the brainstorm model over the Telegram simulator, answers its questions and
+# approves the spec, which lands in PostgreSQL; then everything drains on SIGTERM. The model is the LLM
+# simulator playing scripts/demo/brainstorm.yaml. The repository → parallel workers → review → merge part of
+# the pipeline joins this script as it lands (issue 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO_DIR=${DEMO_DIR:-.demo}
 mkdir -p "$DEMO_DIR/logs"
-export DATABASE_URL=${DATABASE_URL:-postgres://orchestrator:orchestrator@127.0.0.1:5432/orchestrator}
+# The demo has its own database and Redis key prefix, both reset on every run, so it always starts from a clean
+# slate and never touches the development database or another deployment sharing the Redis.
+PG_SERVER=${DEMO_PG_SERVER:-postgres://orchestrator:orchestrator@127.0.0.1:5432}
+DEMO_DB=${DEMO_DB:-orchestrator_demo}
+export DATABASE_URL=$PG_SERVER/$DEMO_DB
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+export BUS_PREFIX=${BUS_PREFIX:-demo}
 export LOG_FORMAT=json RUST_LOG=${RUST_LOG:-info}
 BIN=${CARGO_TARGET_DIR:-target}/debug
 
@@ -23,10 +30,13 @@ scripts/infra-up.sh
 say "2/5 build"
 cargo build -q --workspace --bins
 
-say "3/5 database migrations"
+say "3/5 a fresh demo database ($DEMO_DB) and Redis prefix ($BUS_PREFIX), migrated"
+psql -X -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" -c "CREATE DATABASE $DEMO_DB"
+redis-cli -u "$REDIS_URL" --scan --pattern "$BUS_PREFIX*" | xargs -r redis-cli -u "$REDIS_URL" DEL >/dev/null
 "$BIN/orchestrator" migrate --database-url "$DATABASE_URL"
 
 SIM_PORT=8081
+LLM_PORT=8082
 DEMO_TOKEN=1000001:demo-token
 DEMO_USER=4242
 declare -A PORTS=([api]=8080 [telegram-gateway]=8091 [graph-runner]=8092 [zavhoz]=8093 [worker-spawner]=8094 [reviewer]=8095 [devops-runner]=8096)
@@ -36,12 +46,20 @@ prefix() { echo "$1" | tr 'a-z-' 'A-Z_'; }
 stop_all() {
     for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; done
     [ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null || true
+    [ -n "${LLM_PID:-}" ] && kill "$LLM_PID" 2>/dev/null || true
 }
 trap stop_all EXIT
 
-say "4/5 services (Telegram is the local simulator; no tokens needed)"
-"$BIN/telegram-sim" --listen "127.0.0.1:$SIM_PORT" --token "$DEMO_TOKEN" >"$DEMO_DIR/logs/telegram-sim.log" 2>&1 &
+say "4/5 services (Telegram and the LLM are local simulators; no tokens needed)"
+# A fresh first update id per run: the gateway deduplicates updates by id across runs (as Telegram restarts its
+# numbering after a pause), so a restarted simulator must not reuse the previous run's ids.
+"$BIN/telegram-sim" --listen "127.0.0.1:$SIM_PORT" --token "$DEMO_TOKEN" --first-update-id "$(date +%s)" >"$DEMO_DIR/logs/telegram-sim.log" 2>&1 &
 SIM_PID=$!
+"$BIN/llm-sim" --listen "127.0.0.1:$LLM_PORT" --script scripts/demo/brainstorm.yaml --any-key >"$DEMO_DIR/logs/llm-sim.log" 2>&1 &
+LLM_PID=$!
+# The brainstorm model: seeded into model_configs on first start only (an operator's row is never overwritten).
+export GRAPH_RUNNER__BRAINSTORM__PROVIDER=openai_compatible GRAPH_RUNNER__BRAINSTORM__MODEL=sim-model
+export GRAPH_RUNNER__BRAINSTORM__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
 export TELEGRAM_GATEWAY__BOT_TOKEN=$DEMO_TOKEN TELEGRAM_GATEWAY__API_URL=http://127.0.0.1:$SIM_PORT
 export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIMEOUT_SECS=2
 # zavhoz reads the demo's secrets with a test-only age key (crates/sops/tests/fixtures; never use it elsewhere).
@@ -72,11 +90,13 @@ echo "A stranger (id 666) writes to the bot; the gateway refuses politely and au
 curl -sf -X POST "$control/messages" -H 'content-type: application/json' \
     -d '{"from":{"id":666,"first_name":"Mallory"},"text":"let me in"}' >/dev/null
 curl -sf "$control/chats/666/wait?count=1&timeout_ms=10000" | python3 -c 'import json,sys; print("  bot ->", json.load(sys.stdin)["messages"][0]["text"])'
-echo "The allowed person ($DEMO_USER) writes; the message lands on chat:in for the graph-runner:"
-curl -sf -X POST "$control/messages" -H 'content-type: application/json' \
-    -d "{\"from\":{\"id\":$DEMO_USER,\"first_name\":\"Alice\"},\"text\":\"build me a weather bot\"}" >/dev/null
-for _ in $(seq 50); do [ "$(redis-cli XLEN chat:in)" -gt 0 ] && break; sleep 0.1; done
-redis-cli --raw XREVRANGE chat:in + - COUNT 1 | grep -A1 '^body$' | tail -1 | sed 's/^/  chat:in <- /'
+echo
+echo "The allowed person ($DEMO_USER) talks an idea through with the bot:"
+python3 scripts/demo/person.py "$control" "$DEMO_USER"
+echo
+echo "In PostgreSQL now:"
+psql -X -q "$DATABASE_URL" -c "SELECT p.name, p.status, s.version AS spec_version, s.approved_at IS NOT NULL AS approved
+    FROM projects p JOIN project_specs s ON s.project_id = p.id ORDER BY s.created_at DESC LIMIT 1"
 
 say "5/5 graceful shutdown (SIGTERM)"
 trap - EXIT
@@ -84,6 +104,6 @@ for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; don
 for svc in "${!PIDS[@]}"; do
     if wait "${PIDS[$svc]}"; then echo "$svc exited 0"; else echo "$svc exited $?"; fi
 done
-kill "$SIM_PID" 2>/dev/null || true
+kill "$SIM_PID" "$LLM_PID" 2>/dev/null || true
 echo
-echo "Logs: $DEMO_DIR/logs/. The end-to-end factory pipeline joins this demo as issues 3-6 land."
+echo "Logs: $DEMO_DIR/logs/. Repository, workers, review and merge join this demo as issue 6 lands."

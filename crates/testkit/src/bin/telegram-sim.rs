@@ -27,6 +27,11 @@ struct Args {
     /// Window of the flood limit, in seconds.
     #[arg(long, default_value_t = 1)]
     flood_window_secs: u64,
+    /// `update_id` of each bot's first update. Pass a fresh value (e.g. the current Unix time) when the
+    /// simulator restarts against a long-lived gateway and database, as Telegram does after a pause: the
+    /// gateway deduplicates updates by id, so reused ids would be dropped as already seen.
+    #[arg(long, default_value_t = 1)]
+    first_update_id: i64,
 }
 
 #[tokio::main]
@@ -50,7 +55,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn config(args: &Args) -> TelegramConfig {
-    let mut config = TelegramConfig::with_tokens(args.tokens.iter().cloned()).listen(args.listen);
+    let mut config = TelegramConfig::with_tokens(args.tokens.iter().cloned())
+        .listen(args.listen)
+        .first_update_id(args.first_update_id);
     if let Some(max_messages) = args.flood_limit {
         config = config.flood_limit(FloodLimit {
             max_messages,

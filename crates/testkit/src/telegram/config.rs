@@ -22,6 +22,10 @@ pub struct TelegramConfig {
     /// Refuses plain-`http` webhook URLs as Telegram does (off by default so that a local
     /// webhook server can be used).
     pub require_https_webhook: bool,
+    /// `update_id` of every bot's first update (default 1). Telegram numbers updates sequentially but starts
+    /// from a random value after a week without updates; a long-lived consumer that deduplicates by update
+    /// id sees the same effect when a simulator restarts, so restarts should pick a fresh start.
+    pub first_update_id: i64,
 }
 
 impl Default for TelegramConfig {
@@ -33,6 +37,7 @@ impl Default for TelegramConfig {
             max_poll_timeout: Duration::from_secs(50),
             webhook_retry: WebhookRetry::default(),
             require_https_webhook: false,
+            first_update_id: 1,
         }
     }
 }
@@ -61,6 +66,12 @@ impl TelegramConfig {
     /// Sets the listen address.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Sets the first `update_id` of every bot.
+    pub fn first_update_id(mut self, id: i64) -> Self {
+        self.first_update_id = id;
         self
     }
 

@@ -27,9 +27,9 @@ impl Shared {
     pub fn new(config: TelegramConfig) -> Arc<Self> {
         let mut state = SimState::default();
         for identity in &config.bots {
-            state
-                .bots
-                .insert(identity.token.clone(), BotState::new(identity.clone()));
+            let mut bot = BotState::new(identity.clone());
+            bot.next_update_id = config.first_update_id;
+            state.bots.insert(identity.token.clone(), bot);
         }
         let http = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
@@ -100,6 +100,22 @@ impl Shared {
                 changed = changes.changed() => if changed.is_err() { return None },
                 () = expired => return None,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_bot_starts_at_the_configured_update_id() {
+        let shared = Shared::new(TelegramConfig::with_tokens(["1:a", "2:b"]).first_update_id(5000));
+        for token in ["1:a", "2:b"] {
+            let first = shared.with_bot(token, |bot| bot.enqueue("message", json!({})));
+            assert_eq!(first, Some(5000), "{token}");
         }
     }
 }

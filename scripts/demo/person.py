@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The scripted person of the offline demo.
+
+Talks to the bot through the Telegram simulator's control API exactly as a person would through Telegram:
+writes messages, waits for the bot's replies, presses inline buttons, and prints the chat as the person sees
+it. Exits non-zero when a reply does not arrive in time or the conversation goes somewhere unexpected.
+
+Usage: person.py CONTROL_URL USER_ID
+"""
+
+import json
+import sys
+import textwrap
+import urllib.request
+
+WAIT_MS = 30_000
+
+
+class Chat:
+    def __init__(self, control: str, user_id: int):
+        self.control = control.rstrip("/")
+        self.user = {"id": user_id, "first_name": "Alice", "username": "alice"}
+        self.chat_id = user_id
+        self.seen = 0
+
+    def _call(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.control + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=WAIT_MS / 1000 + 5) as response:
+            return json.load(response)
+
+    def say(self, text: str):
+        print(f"\n  Alice: {text}")
+        self._call("POST", "/messages", {"from": self.user, "text": text})
+
+    def press(self, message: dict, button: str):
+        texts, data = buttons(message)
+        matching = [i for i, text in enumerate(texts) if button in text]
+        if not matching:
+            fail(f"no {button!r} button on the bot's message (buttons: {texts})")
+        print(f"\n  Alice presses [{texts[matching[0]]}]")
+        press = {"from": self.user, "chat_id": self.chat_id, "message_id": message["message_id"],
+                 "data": data[matching[0]]}
+        self._call("POST", "/callbacks", press)
+
+    def replies(self, count: int) -> list:
+        """Waits until `count` new bot messages arrived, prints and returns them."""
+        want = self.seen + count
+        transcript = self._call("GET", f"/chats/{self.chat_id}/wait?count={want}&timeout_ms={WAIT_MS}")
+        messages = transcript["messages"]
+        if len(messages) < want:
+            fail(f"expected {want} bot messages, got {len(messages)}")
+        new = messages[self.seen:want]
+        for message in new:
+            show(message)
+        self.seen = want
+        return new
+
+    def message(self, message_id: int) -> dict:
+        for message in self._call("GET", f"/chats/{self.chat_id}")["messages"]:
+            if message["message_id"] == message_id:
+                return message
+        fail(f"bot message {message_id} vanished")
+
+
+def buttons(message: dict):
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    flat = [button for row in rows for button in row]
+    return [b.get("text") for b in flat], [b.get("callback_data") for b in flat]
+
+
+def show(message: dict):
+    body = textwrap.indent(message["text"], "         ").lstrip()
+    print(f"  Bot:   {body}")
+    texts, _ = buttons(message)
+    if texts:
+        print("         " + "  ".join(f"[{t}]" for t in texts))
+
+
+def fail(reason: str):
+    print(f"\ndemo person: {reason}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    control, user_id = sys.argv[1], int(sys.argv[2])
+    chat = Chat(control, user_id)
+    chat.say("/start")
+    chat.replies(1)
+    chat.say("I want a weather bot for my family")
+    chat.replies(1)
+    chat.say("London")
+    chat.replies(1)
+    chat.say("Yes, every day at 7am")
+    spec_and_prompt = chat.replies(2)
+    chat.press(spec_and_prompt[-1], "Approve")
+    chat.replies(1)
+    edited = chat.message(spec_and_prompt[-1]["message_id"])
+    print(f"\n  (the approval prompt now reads: {edited['text']!r})")
+    chat.say("/status")
+    chat.replies(1)
+
+
+if __name__ == "__main__":
+    main()
