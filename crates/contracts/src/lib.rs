@@ -15,11 +15,13 @@
 //! - [`messages`]: the message types, one module per conversation between services.
 //! - [`ids`]: the identifier newtypes shared by messages and the store.
 //! - [`spec`]: `project_spec`, the approved specification of a project.
+//! - [`plan`]: `build_plan`, the architect's repository layout and coding tasks with their dependencies.
 
 pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod messages;
+pub mod plan;
 pub mod spec;
 pub mod streams;
 pub mod validate;

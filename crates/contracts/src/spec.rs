@@ -240,7 +240,7 @@ impl ProjectSpec {
     }
 }
 
-fn is_repo_name(s: &str) -> bool {
+pub(crate) fn is_repo_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && !s.starts_with('-')
