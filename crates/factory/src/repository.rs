@@ -34,8 +34,8 @@ pub struct GitCredentials {
     pub token: SecretString,
 }
 
-/// The repository as the factory goes on with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The repository as the factory goes on with it (serializable, so a graph can record it as an effect).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepositorySetup {
     /// Owner login (organization or user).
     pub owner: String,

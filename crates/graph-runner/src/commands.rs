@@ -124,13 +124,18 @@ fn where_we_are(state: &Conversation, waiting: Option<Waiting>) -> String {
         (Some(Waiting::Approval { rev }), _) => {
             format!("waiting for you to approve or change spec v{rev}")
         }
-        (None, Next::Done) => match &state.approved {
-            Some(a) => format!(
-                "spec version {} is approved; building starts once the factory is connected (not yet)",
+        (None, Next::Done) => match (&state.approved, &state.repository) {
+            (Some(a), Some(repo)) => format!(
+                "spec version {} is approved; repository `{}` is set up with {} planned task(s)",
+                a.version, repo.full_name, repo.tasks
+            ),
+            (Some(a), None) => format!(
+                "spec version {} is approved; building starts once the factory is configured",
                 a.version
             ),
-            None => "finished".to_owned(),
+            (None, _) => "finished".to_owned(),
         },
+        (None, Next::Architect) => "the architect is planning the repository".to_owned(),
         (None, _) => "working on your last message".to_owned(),
     }
 }

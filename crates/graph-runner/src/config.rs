@@ -35,7 +35,41 @@ pub struct GraphRunnerConfig {
     pub llm_request_timeout_secs: u64,
     /// A `brainstorm` model configuration to insert at startup when `model_configs` has none
     /// (`GRAPH_RUNNER__BRAINSTORM__*`); unset relies on the operator's row.
-    pub brainstorm: Option<BrainstormSeed>,
+    pub brainstorm: Option<ModelSeed>,
+    /// The same for the `architect` model, which plans the repository and the tasks
+    /// (`GRAPH_RUNNER__ARCHITECT__*`).
+    pub architect: Option<ModelSeed>,
+    /// Where approved projects get their repositories (`GRAPH_RUNNER__GITHUB__*`). Unset: the conversation
+    /// ends at the approved spec and the person is told that building is not configured.
+    pub github: Option<GithubSettings>,
+}
+
+/// The GitHub account repositories are created under.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    /// API base URL (`…__GITHUB__API_URL`), default `https://api.github.com`.
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+    /// A token allowed to create repositories and push (`…__GITHUB__TOKEN`).
+    pub token: secrecy::SecretString,
+    /// The organization repositories go to (`…__GITHUB__ORG`); unset: the token's user.
+    #[serde(default)]
+    pub org: Option<String>,
+}
+
+impl std::fmt::Debug for GithubSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSettings")
+            .field("api_url", &self.api_url)
+            .field("token", &"[REDACTED]")
+            .field("org", &self.org)
+            .finish()
+    }
+}
+
+fn default_github_api() -> String {
+    orch_github::GITHUB_API_URL.to_owned()
 }
 
 impl Default for GraphRunnerConfig {
@@ -51,6 +85,8 @@ impl Default for GraphRunnerConfig {
             llm_max_attempts: 4,
             llm_request_timeout_secs: 120,
             brainstorm: None,
+            architect: None,
+            github: None,
         }
     }
 }
@@ -72,11 +108,11 @@ impl GraphRunnerConfig {
     }
 }
 
-/// The `brainstorm` row seeded into `model_configs` when it is missing. An existing row is never changed:
-/// after the first start, the dashboard (or SQL) owns it.
+/// A model row (`brainstorm`, `architect`) seeded into `model_configs` when it is missing. An existing row is
+/// never changed: after the first start, the dashboard (or SQL) owns it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BrainstormSeed {
+pub struct ModelSeed {
     /// Provider (`openai`, `anthropic`, `openrouter`, `openai_compatible`, …) (`…__BRAINSTORM__PROVIDER`).
     pub provider: String,
     /// Model id (`…__BRAINSTORM__MODEL`).
@@ -124,14 +160,12 @@ mod tests {
 
     #[test]
     fn a_seed_needs_provider_and_model_and_refuses_typos() {
-        let seed: BrainstormSeed =
+        let seed: ModelSeed =
             serde_json::from_value(serde_json::json!({"provider": "openai", "model": "gpt-5.2"}))
                 .expect("minimal seed");
         assert_eq!(seed.max_tokens, 4096);
-        assert!(
-            serde_json::from_value::<BrainstormSeed>(serde_json::json!({"model": "m"})).is_err()
-        );
+        assert!(serde_json::from_value::<ModelSeed>(serde_json::json!({"model": "m"})).is_err());
         let typo = serde_json::json!({"provider": "openai", "model": "m", "modle": "x"});
-        assert!(serde_json::from_value::<BrainstormSeed>(typo).is_err());
+        assert!(serde_json::from_value::<ModelSeed>(typo).is_err());
     }
 }

@@ -19,6 +19,8 @@ pub mod names {
     pub const APPROVE: &str = "approve";
     /// Asks what to change and waits.
     pub const CHANGE: &str = "change";
+    /// Plans the repository and the tasks and creates the repository.
+    pub const ARCHITECT: &str = "architect";
 }
 
 /// Builds the graph.
@@ -30,8 +32,9 @@ pub fn brainstorm(deps: Arc<Deps>) -> Result<Graph<Conversation>, BuildError> {
         .add_node(ASK, step(StepKind::Ask))
         .add_node(REVIEW, step(StepKind::Review))
         .add_node(APPROVE, step(StepKind::Approve))
-        .add_node(CHANGE, step(StepKind::Change));
-    for from in [START, THINK, ASK, REVIEW, APPROVE, CHANGE] {
+        .add_node(CHANGE, step(StepKind::Change))
+        .add_node(ARCHITECT, step(StepKind::Architect));
+    for from in [START, THINK, ASK, REVIEW, APPROVE, CHANGE, ARCHITECT] {
         builder = builder.add_conditional_edges(from, route);
     }
     builder.compile()
@@ -45,6 +48,7 @@ pub fn route(state: &Conversation) -> &'static str {
         Next::Review => names::REVIEW,
         Next::Approve { .. } => names::APPROVE,
         Next::Change { .. } => names::CHANGE,
+        Next::Architect => names::ARCHITECT,
         Next::Done => END,
     }
 }

@@ -98,8 +98,12 @@ impl ChatHandler {
         match what {
             ChatEvent::Command { command, args, .. } => c.on_command(event, &command, &args).await,
             ChatEvent::Text { text, .. } => match c.active(event.chat_id).await? {
-                Some(thread) => c.on_text(event, &thread, text).await,
-                None => c.start(event, Some(text), None).await,
+                // A thread this very event created (a delivery that died before the first checkpoint) is
+                // started again with the text as its idea, not handed the text as an answer.
+                Some(thread) if !created_by(&thread, event) => {
+                    c.on_text(event, &thread, text).await
+                }
+                Some(_) | None => c.start(event, Some(text), None).await,
             },
             ChatEvent::Button {
                 callback_query_id,
@@ -218,4 +222,9 @@ fn kind(event: &ChatEvent) -> &'static str {
         ChatEvent::Command { .. } => "command",
         ChatEvent::Button { .. } => "button",
     }
+}
+
+/// True when `thread` was created by `event` (thread ids derive from the creating event).
+fn created_by(thread: &crate::db::ActiveThread, event: &Event) -> bool {
+    thread.thread == crate::db::ids_for_event(event.chat_id, event.id).thread
 }

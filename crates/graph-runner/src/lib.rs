@@ -13,6 +13,7 @@
 //! - [`handler`]: the `chat:in` handler (idempotency, retries, model trouble).
 //! - [`conversations`]: applying an event to a thread; [`commands`]: the commands.
 //! - [`graph`], [`nodes`], [`state`]: the brainstorm graph; [`prompt`]: what the model is told.
+//! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory).
 //! - [`relay`]: replies through the outbox; [`texts`]: what the person reads; [`callback`]: button data.
 //! - [`db`]: chats, threads, runs, project names.
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod factory;
 pub mod graph;
 pub mod handler;
 pub mod nodes;
@@ -47,7 +49,7 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-pub use config::{BrainstormSeed, GraphRunnerConfig};
+pub use config::{GithubSettings, GraphRunnerConfig, ModelSeed};
 use conversations::Conversations;
 use handler::{ChatHandler, EventCounter};
 use nodes::Deps;
@@ -80,9 +82,14 @@ impl Service for Application {
             service: config,
         } = settings;
         if let Some(seed) = &config.brainstorm {
-            seed::check(seed)
+            seed::check(seed, seed::BRAINSTORM)
                 .context("GRAPH_RUNNER__BRAINSTORM__* is not a usable model configuration")?;
         }
+        if let Some(seed) = &config.architect {
+            seed::check(seed, seed::ARCHITECT)
+                .context("GRAPH_RUNNER__ARCHITECT__* is not a usable model configuration")?;
+        }
+        let factory = factory::Factory::new(config.github.as_ref());
         let store = infra::store(&common, config.db_pool_size).await?;
         let bus = infra::bus(&common)?;
         let wake = Wake::default();
@@ -97,6 +104,7 @@ impl Service for Application {
             llm,
             wake: wake.clone(),
             max_questions: config.max_questions,
+            factory,
         });
         let graph = graph::brainstorm(deps).context("the brainstorm graph does not compile")?;
         let checkpoints = Arc::new(PgCheckpointer::new(store.pool().clone()));
@@ -147,11 +155,15 @@ impl Service for Application {
             relay,
             config,
         } = self;
-        if let Some(seed) = &config.brainstorm {
-            seed::insert_until_done(&handler.conversations.store, seed, &shutdown).await;
-        } else {
-            seed::warn_if_missing(&handler.conversations.store).await;
-        }
+        let store = &handler.conversations.store;
+        seed::ensure(
+            store,
+            config.brainstorm.as_ref(),
+            seed::BRAINSTORM,
+            &shutdown,
+        )
+        .await;
+        seed::ensure(store, config.architect.as_ref(), seed::ARCHITECT, &shutdown).await;
         let relay_stop = CancellationToken::new();
         let relaying = tokio::spawn(relay.run(relay_stop.clone()));
         let consuming = tokio::spawn(consumer(&bus, &config, handler).run(shutdown.clone()));

@@ -3,7 +3,7 @@
 //! ```text
 //! START ─► think ──question──► ask ──(person answers)──► think
 //!            │                                  ▲
-//!            └──spec──► review ──Approve──► approve ─► END
+//!            └──spec──► review ──Approve──► approve ─► architect ─► END
 //!                          │ └──text──────────────┘ (a change request)
 //!                          └──Change──► change ──(person says what)──► think
 //! ```
@@ -15,6 +15,8 @@
 //!   effect done, and return the person's answer.
 //! - `approve` stores the spec and the project, answers the button and says what happens next — one
 //!   transaction, done once.
+//! - `architect` (only when GitHub is configured): plans the repository and the tasks, creates the repository
+//!   with its scaffold, stores the tasks and tells the person ([`crate::factory`]).
 
 use std::sync::Arc;
 
@@ -48,6 +50,8 @@ pub struct Deps {
     pub wake: Wake,
     /// The question budget of one brainstorm.
     pub max_questions: u32,
+    /// Where repositories are created; `None` ends a conversation at the approved spec.
+    pub factory: Option<crate::factory::Factory>,
 }
 
 /// The model could not be used; the message that led here is retried.
@@ -98,6 +102,8 @@ pub enum StepKind {
     Approve,
     /// Ask what to change, wait for the answer.
     Change,
+    /// Plan the repository and the tasks, create the repository.
+    Architect,
 }
 
 impl Step {
@@ -121,6 +127,7 @@ impl Node<Conversation> for Step {
                 StepKind::Review => deps.review(&state, &ctx).await,
                 StepKind::Approve => deps.approve(&state, &ctx).await,
                 StepKind::Change => deps.change(&state, &ctx).await,
+                StepKind::Architect => deps.architect(&state, &ctx).await,
             }
         })
     }
@@ -273,10 +280,12 @@ impl Deps {
         let Next::Approve { callback_query_id } = &state.next else {
             return Err(NodeError::msg("approve ran without a button press"));
         };
+        let building = self.factory.is_some();
         let approval = Approval {
             state: state.clone(),
             spec: current_spec(state)?.clone(),
             callback_query_id: callback_query_id.clone(),
+            building,
         };
         let approved: Approved =
             effects::once_in_tx(self.store.pool(), &ctx.effect_key("approve"), move |conn| {
@@ -286,14 +295,18 @@ impl Deps {
         self.wake.notify();
         Ok(ConversationUpdate {
             approved: Some(approved),
-            next: Some(Next::Done),
+            next: Some(if building {
+                Next::Architect
+            } else {
+                Next::Done
+            }),
             ..ConversationUpdate::default()
         })
     }
 
     /// Queues `actions` on `chat:out` exactly once per task: the outbox rows and the effect record of
     /// `<task>/<name>` commit together, so a node that runs again (a resume, a crash) sends nothing twice.
-    async fn send_once(
+    pub(crate) async fn send_once(
         &self,
         ctx: &Ctx,
         name: &str,
@@ -314,7 +327,7 @@ impl Deps {
     }
 }
 
-fn current_spec(state: &Conversation) -> Result<&ProjectSpec, NodeError> {
+pub(crate) fn current_spec(state: &Conversation) -> Result<&ProjectSpec, NodeError> {
     state
         .spec
         .as_ref()
@@ -344,6 +357,7 @@ struct Approval {
     state: Conversation,
     spec: ProjectSpec,
     callback_query_id: String,
+    building: bool,
 }
 
 impl Approval {
@@ -374,7 +388,7 @@ impl Approval {
         let replies = vec![
             texts::answer_button(&self.callback_query_id, "Approved ✅"),
             texts::approval_decided(&s.project_id.0, s.spec_rev, "approved ✅"),
-            texts::send_markdown(texts::approved(&self.spec, &name, version)),
+            texts::send_markdown(texts::approved(&self.spec, &name, version, self.building)),
         ];
         relay::enqueue(conn, s.chat_id, Some(s.run_id), replies).await?;
         Ok(Approved { name, version })

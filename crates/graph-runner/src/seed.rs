@@ -1,6 +1,7 @@
-//! The `brainstorm` row of `model_configs`: seeded from `GRAPH_RUNNER__BRAINSTORM__*` when missing, never
-//! overwritten (the dashboard owns it after that). Without a seed the operator's row is used; when there is
-//! none, startup logs a warning and each message explains that the model is not configured (and is retried).
+//! The `brainstorm` and `architect` rows of `model_configs`: seeded from `GRAPH_RUNNER__BRAINSTORM__*` and
+//! `GRAPH_RUNNER__ARCHITECT__*` when missing, never overwritten (the dashboard owns them after that). Without a
+//! seed the operator's row is used; when there is none, startup logs a warning and each message explains that
+//! the model is not configured (and is retried).
 
 use std::time::Duration;
 
@@ -10,46 +11,78 @@ use orch_store::model_configs::{self, ModelConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::BrainstormSeed;
+use crate::config::ModelSeed;
 use crate::db;
-use crate::nodes::ROLE;
-use crate::prompt::ROLE_PROMPT;
+
+/// A role the graph calls, and the system prompt its seeded row starts with.
+#[derive(Debug, Clone, Copy)]
+pub struct SeededRole {
+    /// The `model_configs` role.
+    pub role: &'static str,
+    /// The prompt of a seeded row.
+    pub prompt: &'static str,
+}
+
+/// The brainstorm model.
+pub const BRAINSTORM: SeededRole = SeededRole {
+    role: crate::nodes::ROLE,
+    prompt: crate::prompt::ROLE_PROMPT,
+};
+
+/// The architect model.
+pub const ARCHITECT: SeededRole = SeededRole {
+    role: orch_factory::ARCHITECT_ROLE,
+    prompt: orch_factory::architect::ROLE_PROMPT,
+};
 
 /// Checks the seed without a database: a known provider, a model, an endpoint where one is required.
-pub fn check(seed: &BrainstormSeed) -> Result<(), ConfigError> {
-    Route::resolve(ROLE, &seed.provider, &seed.model, seed.endpoint.as_deref()).map(|_| ())
+pub fn check(seed: &ModelSeed, role: SeededRole) -> Result<(), ConfigError> {
+    Route::resolve(
+        role.role,
+        &seed.provider,
+        &seed.model,
+        seed.endpoint.as_deref(),
+    )
+    .map(|_| ())
 }
 
 /// The row a seed stands for.
-pub fn row(seed: &BrainstormSeed) -> ModelConfig {
+pub fn row(seed: &ModelSeed, role: SeededRole) -> ModelConfig {
     ModelConfig {
-        role: ROLE.to_owned(),
+        role: role.role.to_owned(),
         provider: seed.provider.clone(),
         model: seed.model.clone(),
         endpoint: seed.endpoint.clone().filter(|e| !e.trim().is_empty()),
         api_key_ref: seed.api_key_ref.clone().filter(|k| !k.trim().is_empty()),
         temperature: seed.temperature,
         max_tokens: seed.max_tokens,
-        system_prompt: ROLE_PROMPT.to_owned(),
+        system_prompt: role.prompt.to_owned(),
         input_price_per_mtok_micros: seed.input_price_per_mtok_micros,
         output_price_per_mtok_micros: seed.output_price_per_mtok_micros,
     }
 }
 
 /// Inserts the row if missing, retrying while the database is unreachable (until `shutdown`).
-pub async fn insert_until_done(store: &Store, seed: &BrainstormSeed, shutdown: &CancellationToken) {
-    let row = row(seed);
+pub async fn insert_until_done(
+    store: &Store,
+    seed: &ModelSeed,
+    role: SeededRole,
+    shutdown: &CancellationToken,
+) {
+    let row = row(seed, role);
+    let role = role.role;
     while !shutdown.is_cancelled() {
         match insert(store, &row).await {
             Ok(true) => {
-                return info!(provider = %row.provider, model = %row.model, "seeded the brainstorm model config");
+                return info!(role, provider = %row.provider, model = %row.model, "seeded the model config");
             }
             Ok(false) => {
                 return info!(
-                    "a brainstorm model config exists; the GRAPH_RUNNER__BRAINSTORM__ seed is not used"
+                    role,
+                    "a model config exists for the role; its seed is not used"
                 );
             }
-            Err(e) => warn!(error = %e, "cannot seed the brainstorm model config yet; retrying"),
+            Err(e) => warn!(role, error = %e, "cannot seed the model config yet; retrying"),
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -71,16 +104,30 @@ async fn insert(store: &Store, row: &ModelConfig) -> Result<bool, orch_store::St
     db::seed_model_config(&mut conn, row).await
 }
 
-/// Logs a warning when no `brainstorm` row exists (nothing is seeded).
-pub async fn warn_if_missing(store: &Store) {
+/// Logs a warning when the role has no row (nothing is seeded).
+pub async fn warn_if_missing(store: &Store, role: SeededRole) {
     let Ok(mut conn) = store.pool().acquire().await else {
         return;
     };
-    if let Ok(None) = model_configs::get(&mut conn, ROLE).await {
+    if let Ok(None) = model_configs::get(&mut conn, role.role).await {
         warn!(
-            "model_configs has no `brainstorm` row and GRAPH_RUNNER__BRAINSTORM__PROVIDER/MODEL are unset: \
-             conversations will wait until an operator configures the model"
+            role = role.role,
+            "model_configs has no row for the role and no seed is configured: the steps that call it will \
+             wait until an operator configures the model"
         );
+    }
+}
+
+/// Seeds the role's row when a seed is given, or warns when the row is missing.
+pub async fn ensure(
+    store: &Store,
+    seed: Option<&ModelSeed>,
+    role: SeededRole,
+    shutdown: &CancellationToken,
+) {
+    match seed {
+        Some(seed) => insert_until_done(store, seed, role, shutdown).await,
+        None => warn_if_missing(store, role).await,
     }
 }
 
@@ -88,7 +135,7 @@ pub async fn warn_if_missing(store: &Store) {
 mod tests {
     use super::*;
 
-    fn seed(provider: &str, endpoint: Option<&str>) -> BrainstormSeed {
+    fn seed(provider: &str, endpoint: Option<&str>) -> ModelSeed {
         serde_json::from_value(serde_json::json!({
             "provider": provider, "model": "sim-model", "endpoint": endpoint
         }))
@@ -97,15 +144,22 @@ mod tests {
 
     #[test]
     fn a_seed_is_checked_before_anything_is_written() {
-        assert!(check(&seed("openai_compatible", Some("http://127.0.0.1:1/v1/"))).is_ok());
+        let sim = seed("openai_compatible", Some("http://127.0.0.1:1/v1/"));
+        assert!(check(&sim, BRAINSTORM).is_ok());
         assert!(
-            check(&seed("openai_compatible", None)).is_err(),
+            check(&seed("openai_compatible", None), BRAINSTORM).is_err(),
             "needs an endpoint"
         );
-        assert!(check(&seed("opneai", None)).is_err(), "unknown provider");
-        let row = row(&seed("openai", Some(" ")));
-        assert_eq!(row.endpoint, None);
-        assert_eq!(row.role, "brainstorm");
-        assert!(row.system_prompt.contains("product manager"));
+        assert!(
+            check(&seed("opneai", None), ARCHITECT).is_err(),
+            "unknown provider"
+        );
+        let brainstorm = row(&seed("openai", Some(" ")), BRAINSTORM);
+        assert_eq!(brainstorm.endpoint, None);
+        assert_eq!(brainstorm.role, "brainstorm");
+        assert!(brainstorm.system_prompt.contains("product manager"));
+        let architect = row(&sim, ARCHITECT);
+        assert_eq!(architect.role, "architect");
+        assert!(architect.system_prompt.contains("software architect"));
     }
 }

@@ -39,6 +39,22 @@ pub struct Conversation {
     pub approved: Option<Approved>,
     /// The last `chat:in` events applied to this thread (oldest first).
     pub applied: Vec<EventId>,
+    /// The project's repository, once the architect created it.
+    #[serde(default)]
+    pub repository: Option<RepositoryRef>,
+}
+
+/// Where the project's code lives (no credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryRef {
+    /// `owner/name`.
+    pub full_name: String,
+    /// HTTPS clone URL.
+    pub clone_url: String,
+    /// The commit `main` pointed at when it was set up.
+    pub main_sha: String,
+    /// How many tasks the plan holds.
+    pub tasks: u32,
 }
 
 impl Conversation {
@@ -67,6 +83,7 @@ impl Conversation {
             questions: 0,
             approved: None,
             applied,
+            repository: None,
         }
     }
 
@@ -137,7 +154,9 @@ pub enum Next {
         /// The button press to answer.
         callback_query_id: String,
     },
-    /// Nothing: the spec is approved.
+    /// Plan the repository and the tasks and create the repository.
+    Architect,
+    /// Nothing: the spec is approved (and the repository set up, when the factory is configured).
     Done,
 }
 
@@ -171,6 +190,9 @@ pub struct ConversationUpdate {
     /// The event applied by this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<EventId>,
+    /// The repository the architect set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryRef>,
 }
 
 impl ConversationUpdate {
@@ -202,6 +224,9 @@ impl State for Conversation {
         self.questions += u32::from(update.asked);
         if let Some(approved) = update.approved {
             self.approved = Some(approved);
+        }
+        if let Some(repository) = update.repository {
+            self.repository = Some(repository);
         }
         if let Some(event) = update.applied {
             self.applied.push(event);

@@ -203,7 +203,7 @@ fn deploy(spec: &ProjectSpec) -> String {
 }
 
 /// The answer to an approval: what was stored and what happens next, honestly.
-pub fn approved(spec: &ProjectSpec, name: &str, version: i32) -> String {
+pub fn approved(spec: &ProjectSpec, name: &str, version: i32, building: bool) -> String {
     let must = spec
         .features
         .iter()
@@ -217,11 +217,17 @@ pub fn approved(spec: &ProjectSpec, name: &str, version: i32) -> String {
             spec.name
         )
     };
+    let next = if building {
+        "Next, the architect plans the repository and the coding tasks; I'll tell you when the repository is \
+         ready."
+    } else {
+        "Building is the next step: no GitHub account is configured for the factory, so nothing is being built \
+         right now — it will start from this spec once one is. /status shows the project; /new starts another \
+         one."
+    };
     format!(
         "✅ Approved: *{name}*{renamed}, spec version {version} — {} feature(s), {must} of them must-haves. \
-         The spec and the project are stored.\n\nBuilding is the next step: the factory (architect, coding \
-         agents, review, deploy) is not connected yet, so nothing is being built right now — it will start \
-         from this spec once it is. /status shows the project; /new starts another one.",
+         The spec and the project are stored.\n\n{next}",
         spec.features.len()
     )
 }
@@ -232,6 +238,53 @@ pub fn already_approved(name: &str) -> String {
         "The spec of *{name}* is approved and stored. Building will start from it once the factory is \
          connected (it isn't yet). Send /new <idea> to start another project."
     )
+}
+
+/// The architect could not produce a valid plan.
+pub fn plan_failed(reason: &str) -> String {
+    format!(
+        "⚠️ The architect could not produce a valid build plan for this spec (its last answer: {}). Nothing \
+         was created. An operator can check the `architect` model; /new starts over with a fresh idea.",
+        clip_reason(reason)
+    )
+}
+
+/// The repository is set up and the tasks are planned.
+pub fn repository_ready(
+    repository: &crate::state::RepositoryRef,
+    web_url: Option<&str>,
+    plan: &orch_contracts::plan::BuildPlan,
+) -> String {
+    let mut text = format!(
+        "📦 Repository {} is ready{}.\n\n🗂 The plan: {} task(s)",
+        repository.full_name,
+        web_url.map(|u| format!(" ({u})")).unwrap_or_default(),
+        plan.tasks.len()
+    );
+    if let Some(waves) = plan.waves() {
+        text.push_str(&format!(" in {} wave(s):", waves.len()));
+        for (n, wave) in waves.iter().enumerate() {
+            let keys: Vec<String> = wave
+                .iter()
+                .map(|t| format!("{} ({})", t.title, t.key))
+                .collect();
+            text.push_str(&format!("\n{}. {}", n + 1, keys.join(", ")));
+        }
+    }
+    text.push_str(
+        "\n\nTasks in one wave can be built in parallel. Running them with coding workers is the next step of \
+         the factory and is not connected yet.",
+    );
+    text
+}
+
+fn clip_reason(reason: &str) -> String {
+    let clipped: String = reason.chars().take(200).collect();
+    if clipped.len() < reason.len() {
+        format!("{clipped}…")
+    } else {
+        clipped
+    }
 }
 
 #[cfg(test)]
@@ -273,9 +326,10 @@ mod tests {
     fn money_and_approval_texts() {
         assert_eq!(dollars(20_000_000), "$20.0000");
         assert_eq!(dollars(12_345), "$0.0123");
-        let text = approved(&spec(), "weather-bot-2", 1);
+        let text = approved(&spec(), "weather-bot-2", 1, false);
         assert!(text.contains("already have a project called `weather-bot`"));
-        assert!(text.contains("not connected yet"));
+        assert!(text.contains("no GitHub account is configured"));
+        assert!(approved(&spec(), "weather-bot", 1, true).contains("the architect plans"));
     }
 
     #[test]

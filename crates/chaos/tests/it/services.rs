@@ -66,6 +66,9 @@ fn required_settings() -> Vec<(String, String)> {
         ),
         ("WORKER_SPAWNER__DOCKER__RUNTIME", "runc".to_owned()),
         ("WORKER_SPAWNER__DOCKER__IMAGE", image),
+        // The reviewer connects to GitHub on first use: an unreachable API does not stop it starting.
+        ("REVIEWER__GITHUB_TOKEN", "ghp_smoke".to_owned()),
+        ("REVIEWER__GITHUB_API_URL", "http://127.0.0.1:9".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -81,7 +81,7 @@ async fn an_idea_becomes_an_approved_spec_after_questions_and_one_change() {
     assert_eq!(text(&approved[1]), "Spec v2: approved ✅");
     assert!(text(&approved[2]).contains("Approved: *weather-bot*"));
     assert!(
-        text(&approved[2]).contains("not connected yet"),
+        text(&approved[2]).contains("no GitHub account is configured"),
         "honest about the factory"
     );
 

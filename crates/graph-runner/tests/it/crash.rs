@@ -125,8 +125,14 @@ async fn random_sigkills_through_a_whole_conversation_lose_and_repeat_nothing() 
     through_kills(&mut stack, &mut rng, 2, 2).await;
     stack.say("Yes, at 7am");
     through_kills(&mut stack, &mut rng, 4, 2).await;
-    let prompt = &stack.bot.sent_messages(BOB)[3];
-    stack.press(prompt.message_id, &prompt.callback_data()[0]);
+    let sent = stack.bot.sent_messages(BOB);
+    let prompt = &sent[3];
+    let buttons = prompt.callback_data();
+    assert!(
+        !buttons.is_empty(),
+        "the 4th message is not the approval prompt: {sent:#?}"
+    );
+    stack.press(prompt.message_id, &buttons[0]);
     through_kills(&mut stack, &mut rng, 5, 2).await;
     eventually(WAIT, "the prompt to be edited", || async {
         stack.calls("editMessageText") == 1

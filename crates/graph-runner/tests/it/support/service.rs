@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use graph_runner::{Application, BrainstormSeed, GraphRunnerConfig};
+use graph_runner::{Application, GraphRunnerConfig, ModelSeed};
 use orch_bus::{Bus, BusConfig, Group};
 use orch_contracts::messages::chat::{ChatAction, ChatEvent, ChatIn, ChatOut, ChatUser};
 use orch_contracts::{Envelope, EventId, StreamKey, streams};
@@ -232,7 +232,7 @@ impl Service {
 }
 
 /// A `brainstorm` seed pointing at the simulator.
-pub fn seed(base_url: &str) -> BrainstormSeed {
+pub fn seed(base_url: &str) -> ModelSeed {
     serde_json::from_value(serde_json::json!({
         "provider": "openai_compatible", "model": "sim-model", "endpoint": base_url
     }))

@@ -1,0 +1,213 @@
+//! The `architect` step after an approval: the build plan, the repository with its scaffold, the tasks.
+//!
+//! Each part is done once per thread, whatever crashes and retries happen:
+//! - the plan is asked for once and recorded as an effect (a re-run reuses it, so the repository and the tasks
+//!   always follow the same plan);
+//! - the scaffold's commit date is recorded the same way, so a retried setup builds the same commit;
+//! - the repository setup is idempotent by itself (an existing repository or `main` is adopted);
+//! - the tasks rows and the message to the person commit together in one effect transaction.
+//!
+//! A plan the model cannot get right (garbage or an invalid plan twice) ends the step with a message to the
+//! person instead of a retry loop; unreachable models and GitHub failures fail the step, so the event that led
+//! here is retried by the bus like any other.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use orch_contracts::plan::BuildPlan;
+use orch_contracts::spec::ProjectSpec;
+use orch_factory::{
+    ARCHITECT_ROLE, ArchitectError, GitCredentials, RepositorySetup, ensure_repository, plan_build,
+};
+use orch_github::{Github, GithubAuth, GithubConfig, GithubError};
+use orch_graph::effects;
+use orch_graph::{Ctx, NodeError};
+use orch_llm::{CallContext, LlmError};
+use sqlx::PgConnection;
+use tokio::sync::OnceCell;
+
+use crate::config::GithubSettings;
+use crate::nodes::{Deps, current_spec};
+use crate::relay;
+use crate::state::{Conversation, ConversationUpdate, Next, RepositoryRef};
+use crate::texts;
+
+/// GitHub, connected on first use (a GitHub outage at startup must not stop conversations).
+#[derive(Clone)]
+pub struct Factory {
+    config: GithubConfig,
+    credentials: GitCredentials,
+    github: Arc<OnceCell<Github>>,
+}
+
+impl Factory {
+    /// The factory for `settings`; `None` when GitHub is not configured.
+    pub fn new(settings: Option<&GithubSettings>) -> Option<Self> {
+        let settings = settings?;
+        let auth = GithubAuth::Token {
+            token: settings.token.clone(),
+            org: settings.org.clone().filter(|o| !o.trim().is_empty()),
+        };
+        Some(Self {
+            config: GithubConfig::new(settings.api_url.clone(), auth),
+            credentials: GitCredentials {
+                token: settings.token.clone(),
+            },
+            github: Arc::new(OnceCell::new()),
+        })
+    }
+
+    async fn github(&self) -> Result<&Github, GithubError> {
+        self.github
+            .get_or_try_init(|| Github::connect(&self.config))
+            .await
+    }
+}
+
+impl Deps {
+    /// Plans, sets up the repository, stores the tasks and tells the person.
+    pub(crate) async fn architect(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+    ) -> Result<ConversationUpdate, NodeError> {
+        let Some(factory) = &self.factory else {
+            return Ok(ConversationUpdate::goto(Next::Done));
+        };
+        let spec = approved_spec(state)?;
+        let plan = match self.plan(state, &spec, ctx).await? {
+            Ok(plan) => plan,
+            Err(reason) => return self.plan_failed(state, ctx, &reason).await,
+        };
+        let committed_at: DateTime<Utc> = ctx
+            .once("scaffold-date", |_| async {
+                Ok::<_, NodeError>(Utc::now())
+            })
+            .await?;
+        let setup = ctx
+            .once("repository", |_| async {
+                let github = factory.github().await?;
+                let setup =
+                    ensure_repository(github, &factory.credentials, &spec, &plan, committed_at)
+                        .await?;
+                Ok::<_, NodeError>(setup)
+            })
+            .await?;
+        let repository = self.record(state, ctx, &plan, setup).await?;
+        Ok(ConversationUpdate {
+            repository: Some(repository),
+            next: Some(Next::Done),
+            ..ConversationUpdate::default()
+        })
+    }
+
+    /// The plan, asked for once: `Ok(Err(reason))` when the model could not produce a valid one.
+    async fn plan(
+        &self,
+        state: &Conversation,
+        spec: &ProjectSpec,
+        ctx: &Ctx,
+    ) -> Result<Result<BuildPlan, String>, NodeError> {
+        let llm = self.llm.clone();
+        let call = |key: String| {
+            CallContext::new(key)
+                .with_user(state.owner_user_id)
+                .with_project(state.project_id)
+                .with_run(state.run_id)
+        };
+        ctx.once("plan", |key| async move {
+            let client = llm.client(ARCHITECT_ROLE).await?;
+            match plan_build(&client, &call(key), spec, &spec.name).await {
+                Ok(plan) => Ok(Ok(plan)),
+                Err(ArchitectError::Model(LlmError::InvalidJson { reason, .. })) => Ok(Err(reason)),
+                Err(e) => Err(NodeError::from(e)),
+            }
+        })
+        .await
+    }
+
+    async fn plan_failed(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        reason: &str,
+    ) -> Result<ConversationUpdate, NodeError> {
+        tracing::warn!(%reason, "the architect produced no valid plan");
+        let text = texts::plan_failed(reason);
+        self.send_once(ctx, "plan-failed", state, vec![texts::send(text)])
+            .await?;
+        Ok(ConversationUpdate::goto(Next::Done))
+    }
+
+    /// Stores the tasks and queues the message, once.
+    async fn record(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        plan: &BuildPlan,
+        setup: RepositorySetup,
+    ) -> Result<RepositoryRef, NodeError> {
+        let repository = RepositoryRef {
+            full_name: format!("{}/{}", setup.owner, setup.name),
+            clone_url: setup.clone_url.clone(),
+            main_sha: setup.main_sha.clone(),
+            tasks: u32::try_from(plan.tasks.len()).unwrap_or(u32::MAX),
+        };
+        let text = texts::repository_ready(&repository, setup.html_url.as_deref(), plan);
+        let (state, plan) = (state.clone(), plan.clone());
+        effects::once_in_tx(self.store.pool(), &ctx.effect_key("record"), move |conn| {
+            Box::pin(async move {
+                insert_tasks(&mut *conn, &state, &plan).await?;
+                relay::enqueue(
+                    conn,
+                    state.chat_id,
+                    Some(state.run_id),
+                    vec![texts::send(text)],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        self.wake.notify();
+        Ok(repository)
+    }
+}
+
+/// The spec as approved: under the project's final name.
+fn approved_spec(state: &Conversation) -> Result<ProjectSpec, NodeError> {
+    let approved = state
+        .approved
+        .as_ref()
+        .ok_or_else(|| NodeError::msg("the architect ran before an approval"))?;
+    Ok(ProjectSpec {
+        name: approved.name.clone(),
+        ..current_spec(state)?.clone()
+    })
+}
+
+/// One `tasks` row per planned task, branch `task/<key>`; a re-run inserts nothing twice.
+async fn insert_tasks(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    plan: &BuildPlan,
+) -> Result<(), sqlx::Error> {
+    for task in &plan.tasks {
+        sqlx::query(
+            "INSERT INTO tasks (id, project_id, run_id, key, title, body, depends_on, branch)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (run_id, key) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(state.project_id.0)
+        .bind(state.run_id.0)
+        .bind(&task.key)
+        .bind(&task.title)
+        .bind(&task.body)
+        .bind(&task.depends_on)
+        .bind(format!("task/{}", task.key))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
