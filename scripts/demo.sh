@@ -37,6 +37,7 @@ redis-cli -u "$REDIS_URL" --scan --pattern "$BUS_PREFIX*" | xargs -r redis-cli -
 
 SIM_PORT=8081
 LLM_PORT=8082
+GH_PORT=8083
 DEMO_TOKEN=1000001:demo-token
 DEMO_USER=4242
 declare -A PORTS=([api]=8080 [telegram-gateway]=8091 [graph-runner]=8092 [zavhoz]=8093 [worker-spawner]=8094 [reviewer]=8095 [devops-runner]=8096)
@@ -47,6 +48,7 @@ stop_all() {
     for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; done
     [ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null || true
     [ -n "${LLM_PID:-}" ] && kill "$LLM_PID" 2>/dev/null || true
+    [ -n "${GH_PID:-}" ] && kill "$GH_PID" 2>/dev/null || true
 }
 trap stop_all EXIT
 
@@ -57,9 +59,26 @@ say "4/5 services (Telegram and the LLM are local simulators; no tokens needed)"
 SIM_PID=$!
 "$BIN/llm-sim" --listen "127.0.0.1:$LLM_PORT" --script scripts/demo/brainstorm.yaml --any-key >"$DEMO_DIR/logs/llm-sim.log" 2>&1 &
 LLM_PID=$!
-# The brainstorm model: seeded into model_configs on first start only (an operator's row is never overwritten).
+# GitHub is the local simulator on real bare git repositories, kept in $DEMO_DIR/github to inspect afterwards:
+# the factory account `orchestrator` and the reviewer `reviewer` (GitHub refuses approving one's own PR).
+rm -rf "$DEMO_DIR/github"
+"$BIN/github-sim" --listen "127.0.0.1:$GH_PORT" --data-dir "$DEMO_DIR/github" \
+    --token orchestrator:ghp_demo_orchestrator --token reviewer:ghp_demo_reviewer \
+    --org-member acme:orchestrator --org-member acme:reviewer >"$DEMO_DIR/logs/github-sim.log" 2>&1 &
+GH_PID=$!
+# The models: seeded into model_configs on first start only (an operator's row is never overwritten).
 export GRAPH_RUNNER__BRAINSTORM__PROVIDER=openai_compatible GRAPH_RUNNER__BRAINSTORM__MODEL=sim-model
 export GRAPH_RUNNER__BRAINSTORM__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
+export GRAPH_RUNNER__ARCHITECT__PROVIDER=openai_compatible GRAPH_RUNNER__ARCHITECT__MODEL=sim-model
+export GRAPH_RUNNER__ARCHITECT__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
+# Prices as a frontier model's, so /status shows what the conversation would have cost (micro-dollars per
+# million tokens).
+for role in BRAINSTORM ARCHITECT; do
+    export "GRAPH_RUNNER__${role}__INPUT_PRICE_PER_MTOK_MICROS=1250000" "GRAPH_RUNNER__${role}__OUTPUT_PRICE_PER_MTOK_MICROS=10000000"
+done
+export GRAPH_RUNNER__GITHUB__API_URL=http://127.0.0.1:$GH_PORT GRAPH_RUNNER__GITHUB__ORG=acme
+export GRAPH_RUNNER__GITHUB__TOKEN=ghp_demo_orchestrator
+export REVIEWER__GITHUB_API_URL=http://127.0.0.1:$GH_PORT REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
 export TELEGRAM_GATEWAY__BOT_TOKEN=$DEMO_TOKEN TELEGRAM_GATEWAY__API_URL=http://127.0.0.1:$SIM_PORT
 export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIMEOUT_SECS=2
 # zavhoz reads the demo's secrets with a test-only age key (crates/sops/tests/fixtures; never use it elsewhere).
@@ -97,6 +116,10 @@ echo
 echo "In PostgreSQL now:"
 psql -X -q "$DATABASE_URL" -c "SELECT p.name, p.status, s.version AS spec_version, s.approved_at IS NOT NULL AS approved
     FROM projects p JOIN project_specs s ON s.project_id = p.id ORDER BY s.created_at DESC LIMIT 1"
+psql -X -q "$DATABASE_URL" -c "SELECT key, branch, status, depends_on FROM tasks ORDER BY created_at"
+echo "On the (simulated) GitHub, acme/weather-bot's main branch:"
+git --git-dir "$DEMO_DIR/github/repos/acme/weather-bot.git" log --format='  %h %an: %s' main
+git --git-dir "$DEMO_DIR/github/repos/acme/weather-bot.git" ls-tree -r --name-only main | sed 's/^/    /'
 
 say "5/5 graceful shutdown (SIGTERM)"
 trap - EXIT
@@ -104,6 +127,7 @@ for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; don
 for svc in "${!PIDS[@]}"; do
     if wait "${PIDS[$svc]}"; then echo "$svc exited 0"; else echo "$svc exited $?"; fi
 done
-kill "$SIM_PID" "$LLM_PID" 2>/dev/null || true
+kill "$SIM_PID" "$LLM_PID" "$GH_PID" 2>/dev/null || true
 echo
-echo "Logs: $DEMO_DIR/logs/. Repository, workers, review and merge join this demo as issue 6 lands."
+echo "Logs: $DEMO_DIR/logs/. The repository: git clone $DEMO_DIR/github/repos/acme/weather-bot.git"
+echo "Coding workers, review and merge join this demo as the rest of issue 6 lands."

@@ -96,7 +96,7 @@ def main():
     chat.say("Yes, every day at 7am")
     spec_and_prompt = chat.replies(2)
     chat.press(spec_and_prompt[-1], "Approve")
-    chat.replies(1)
+    chat.replies(2)
     edited = chat.message(spec_and_prompt[-1]["message_id"])
     print(f"\n  (the approval prompt now reads: {edited['text']!r})")
     chat.say("/status")
