@@ -8,8 +8,9 @@
 //! - the tasks rows and the message to the person commit together in one effect transaction.
 //!
 //! A plan the model cannot get right (garbage or an invalid plan twice) ends the step with a message to the
-//! person instead of a retry loop; unreachable models and GitHub failures fail the step, so the event that led
-//! here is retried by the bus like any other.
+//! person instead of a retry loop; a spent budget pauses the step until the person writes again (after an
+//! operator raised it); unreachable models and GitHub failures fail the step, so the event that led here is
+//! retried by the bus like any other.
 
 use std::sync::Arc;
 
@@ -22,14 +23,14 @@ use orch_factory::{
 use orch_github::{Github, GithubAuth, GithubConfig, GithubError};
 use orch_graph::effects;
 use orch_graph::{Ctx, NodeError};
-use orch_llm::{CallContext, LlmError};
+use orch_llm::{CallContext, LlmError, check_budget};
 use sqlx::PgConnection;
 use tokio::sync::OnceCell;
 
 use crate::config::GithubSettings;
 use crate::nodes::{Deps, current_spec};
 use crate::relay;
-use crate::state::{Conversation, ConversationUpdate, Next, RepositoryRef};
+use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
 use crate::texts;
 
 /// GitHub, connected on first use (a GitHub outage at startup must not stop conversations).
@@ -75,10 +76,23 @@ impl Deps {
             return Ok(ConversationUpdate::goto(Next::Done));
         };
         let spec = approved_spec(state)?;
+        // A spent budget pauses before the plan is asked for. (A re-run after a crash that follows a plan call
+        // which itself used up the budget pauses here too: conservative, nothing is lost.)
+        if let Err(LlmError::BudgetExceeded {
+            spent_usd_micros,
+            budget_usd_micros,
+            ..
+        }) = check_budget(&self.store, state.project_id, 1).await
+        {
+            return self
+                .wait_for_budget(state, ctx, spent_usd_micros, budget_usd_micros)
+                .await;
+        }
         let plan = match self.plan(state, &spec, ctx).await? {
-            Ok(plan) => plan,
-            Err(reason) => return self.plan_failed(state, ctx, &reason).await,
+            PlanOutcome::Planned(plan) => plan,
+            PlanOutcome::Invalid(reason) => return self.plan_failed(state, ctx, &reason).await,
         };
+        self.warn_about_budget(state, ctx).await?;
         let committed_at: DateTime<Utc> = ctx
             .once("scaffold-date", |_| async {
                 Ok::<_, NodeError>(Utc::now())
@@ -101,13 +115,13 @@ impl Deps {
         })
     }
 
-    /// The plan, asked for once: `Ok(Err(reason))` when the model could not produce a valid one.
+    /// The plan, asked for once (the outcome is recorded, whatever it is).
     async fn plan(
         &self,
         state: &Conversation,
         spec: &ProjectSpec,
         ctx: &Ctx,
-    ) -> Result<Result<BuildPlan, String>, NodeError> {
+    ) -> Result<PlanOutcome, NodeError> {
         let llm = self.llm.clone();
         let call = |key: String| {
             CallContext::new(key)
@@ -118,12 +132,39 @@ impl Deps {
         ctx.once("plan", |key| async move {
             let client = llm.client(ARCHITECT_ROLE).await?;
             match plan_build(&client, &call(key), spec, &spec.name).await {
-                Ok(plan) => Ok(Ok(plan)),
-                Err(ArchitectError::Model(LlmError::InvalidJson { reason, .. })) => Ok(Err(reason)),
+                Ok(plan) => Ok(PlanOutcome::Planned(plan)),
+                Err(ArchitectError::Model(LlmError::InvalidJson { reason, .. })) => {
+                    Ok(PlanOutcome::Invalid(reason))
+                }
                 Err(e) => Err(NodeError::from(e)),
             }
         })
         .await
+    }
+
+    /// The project has spent its budget: say so once and wait for the person; their next message (after an
+    /// operator raised the budget) runs the architect again.
+    async fn wait_for_budget(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        spent: i64,
+        budget: i64,
+    ) -> Result<ConversationUpdate, NodeError> {
+        let text = texts::over_budget(spent, budget);
+        self.send_once(ctx, "over-budget", state, vec![texts::send(text.clone())])
+            .await?;
+        let answer: Answer = ctx.interrupt(Waiting::Text { asked: text })?;
+        let Answer::Text { event_id, .. } = answer else {
+            return Err(NodeError::msg(format!(
+                "expected a text while waiting for budget, got {answer:?}"
+            )));
+        };
+        Ok(ConversationUpdate {
+            next: Some(Next::Architect),
+            applied: Some(event_id),
+            ..ConversationUpdate::default()
+        })
     }
 
     async fn plan_failed(
@@ -172,6 +213,15 @@ impl Deps {
         self.wake.notify();
         Ok(repository)
     }
+}
+
+/// What asking for the plan came to.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum PlanOutcome {
+    /// A valid plan.
+    Planned(BuildPlan),
+    /// The model could not produce a valid plan; the reason.
+    Invalid(String),
 }
 
 /// The spec as approved: under the project's final name.

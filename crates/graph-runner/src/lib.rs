@@ -14,9 +14,11 @@
 //! - [`conversations`]: applying an event to a thread; [`commands`]: the commands.
 //! - [`graph`], [`nodes`], [`state`]: the brainstorm graph; [`prompt`]: what the model is told.
 //! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory).
+//! - [`budget`]: warnings at 80% and 100% of a project's budget.
 //! - [`relay`]: replies through the outbox; [`texts`]: what the person reads; [`callback`]: button data.
 //! - [`db`]: chats, threads, runs, project names.
 
+pub mod budget;
 pub mod callback;
 pub mod commands;
 pub mod config;

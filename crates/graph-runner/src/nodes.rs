@@ -139,7 +139,11 @@ impl Deps {
         state: &Conversation,
         ctx: &Ctx,
     ) -> Result<ConversationUpdate, NodeError> {
-        match self.ask_model(state, ctx).await {
+        let answer = self.ask_model(state, ctx).await;
+        if answer.is_ok() {
+            self.warn_about_budget(state, ctx).await?;
+        }
+        match answer {
             Ok(ModelAnswer {
                 question: Some(q), ..
             }) => Ok(ConversationUpdate {

@@ -49,6 +49,25 @@ pub fn over_budget(spent_micros: i64, budget_micros: i64) -> String {
     )
 }
 
+/// The warning when a project's spend crosses `threshold_pct` of its budget.
+pub fn budget_warning(threshold_pct: i32, spent_micros: i64, budget_micros: i64) -> String {
+    if threshold_pct >= 100 {
+        format!(
+            "⛔ This project has used its whole LLM budget ({} of {}). Further model calls are refused until \
+             an operator raises the budget; then send any message to continue.",
+            dollars(spent_micros),
+            dollars(budget_micros)
+        )
+    } else {
+        format!(
+            "⚠️ This project has used {threshold_pct}% of its LLM budget ({} of {}). At 100% it pauses and \
+             waits for a higher budget. /status shows the spend.",
+            dollars(spent_micros),
+            dollars(budget_micros)
+        )
+    }
+}
+
 /// Formats micro-dollars as `$1.2345`.
 pub fn dollars(micros: i64) -> String {
     let sign = if micros < 0 { "-" } else { "" };

@@ -17,6 +17,7 @@
 //! - [`outbox`]: messages written with the state change that causes them, published afterwards.
 
 pub mod audit;
+pub mod budget_alerts;
 pub mod chat_refs;
 pub mod inbox;
 pub mod model_configs;

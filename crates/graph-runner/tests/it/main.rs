@@ -3,6 +3,7 @@
 
 mod architect;
 mod bad_input;
+mod budget;
 mod conversation;
 mod crash;
 mod e2e;
