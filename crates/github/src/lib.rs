@@ -32,6 +32,7 @@ pub mod config;
 pub mod error;
 mod http;
 pub mod models;
+pub mod open_pull;
 pub mod pulls;
 pub mod repos;
 
@@ -42,3 +43,4 @@ pub use models::{
     IssueComment, LineComment, MergeMethod, MergeRequest, Merged, NewRepository, NewReview,
     PullRequest, PullSide, Repository, Review, ReviewEvent,
 };
+pub use open_pull::NewPullRequest;

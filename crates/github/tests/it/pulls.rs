@@ -163,3 +163,41 @@ async fn a_moved_head_and_a_conflict_are_refused_with_their_own_errors() {
         .expect_err("missing");
     assert!(matches!(err, GithubError::NotFound { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_pull_request_twice_returns_the_first() {
+    let sim = support::sim().await;
+    let repo = support::Repo::create(&sim, "api").await;
+    let head = repo.push("main", "task/a", "a.txt", "a\n").await;
+    let gh = support::token_client(&sim, support::ALICE).await;
+    let new = orch_github::NewPullRequest {
+        title: "Task A".into(),
+        head: "task/a".into(),
+        base: "main".into(),
+        body: "Implements task A.".into(),
+    };
+    let first = gh
+        .open_pull_request("acme", "api", &new)
+        .await
+        .expect("opened");
+    assert_eq!(
+        (first.head.sha.as_str(), first.title.as_str()),
+        (head.as_str(), "Task A")
+    );
+    let again = gh
+        .open_pull_request("acme", "api", &new)
+        .await
+        .expect("a retry finds it");
+    assert_eq!(again.number, first.number);
+    assert_eq!(sim.pull_requests().await.len(), 1, "one pull request");
+
+    let nothing_to_merge = orch_github::NewPullRequest {
+        head: "main".into(),
+        ..new
+    };
+    let err = gh
+        .open_pull_request("acme", "api", &nothing_to_merge)
+        .await
+        .expect_err("no commits between main and main");
+    assert!(matches!(err, GithubError::Unprocessable { .. }), "{err:?}");
+}
