@@ -194,3 +194,51 @@ async fn a_sigkilled_gateway_delivers_every_queued_reply_after_restart() {
     assert_eq!(stack.calls("sendMessage"), 4, "each once");
     stack.finish().await;
 }
+
+/// A first message whose delivery died after its thread's rows were committed but before the graph's first
+/// checkpoint: the redelivery starts the thread with the message as its idea (it used to greet the person and
+/// take the idea for an answer to the greeting).
+#[tokio::test]
+async fn a_first_message_redelivered_after_its_rows_were_created_starts_with_the_idea() {
+    use graph_runner::db::{self, NewThread};
+    use orch_contracts::messages::chat::ChatEvent;
+
+    use crate::support::service::{ALICE, Service, text};
+
+    let s = Service::new(weather_rules()).await;
+    let envelope = Service::chat_in(
+        ALICE,
+        ChatEvent::Text {
+            message_id: 1,
+            text: "I want a weather bot".into(),
+        },
+    );
+    // What the first delivery committed before it died.
+    let mut tx = s.store.begin().await.expect("transaction");
+    let user = orch_store::users::upsert_telegram(&mut tx, ALICE, "Alice", true)
+        .await
+        .expect("user");
+    let chat_row = db::upsert_chat(&mut tx, ALICE, user.id)
+        .await
+        .expect("chat");
+    let ids = db::ids_for_event(ALICE, envelope.event_id);
+    let new = NewThread {
+        ids: &ids,
+        chat_row,
+        owner_user_id: user.id,
+        budget_usd_micros: user.default_budget_usd_micros,
+    };
+    db::open_thread(&mut tx, &new).await.expect("rows");
+    tx.commit().await.expect("commit");
+
+    let mut s = s;
+    s.run().await;
+    s.publish(&envelope).await;
+    let replies = s.replies(1, Duration::from_secs(10)).await;
+    assert_eq!(text(&replies[0]), "Which city should it cover?");
+    assert!(
+        s.read(Duration::from_millis(500)).await.is_empty(),
+        "no greeting besides the question"
+    );
+    s.finish().await;
+}
