@@ -197,6 +197,7 @@ fn record(
         params: params.to_json(),
         error_code: failure.map(|f| f.code),
         error: failure.map(|f| f.description.clone()),
+        at: chrono::Utc::now(),
     };
     bot.record_call(call);
 }

@@ -229,6 +229,9 @@ pub struct BotCall {
     pub error_code: Option<u16>,
     /// `description` when the call failed.
     pub error: Option<String>,
+    /// When the simulator answered the call (for latency measurements).
+    #[serde(default)]
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 impl BotCall {
