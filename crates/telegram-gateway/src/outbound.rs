@@ -8,6 +8,7 @@
 //! replies are never reordered; a person who blocked the bot makes the message dead-letter (it can never arrive).
 
 use orch_bus::{Delivery, HandlerError};
+use orch_contracts::EventId;
 use orch_contracts::messages::chat::{Button, ChatAction, ChatOut, TextFormat};
 use orch_store::{Store, chat_refs, inbox};
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
@@ -37,16 +38,7 @@ impl Outbound {
     /// Handles one `chat:out` delivery.
     pub async fn handle(&self, delivery: Delivery<ChatOut>) -> Result<(), HandlerError> {
         let event_id = delivery.envelope.event_id;
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .map_err(HandlerError::retry)?;
-        if inbox::contains(&mut conn, CONSUMER, event_id)
-            .await
-            .map_err(HandlerError::retry)?
-        {
+        if self.delivered(event_id).await? {
             return Ok(()); // delivered before a crash; the ack was lost
         }
         let out = delivery.envelope.body;
@@ -62,6 +54,21 @@ impl Outbound {
         }
         tx.commit().await.map_err(HandlerError::retry)?;
         Ok(())
+    }
+
+    /// Whether the message is in the inbox already. The connection goes back to the pool before the Telegram
+    /// call: a handler holding one while it waits for a second (the inbox transaction) starves the pool once
+    /// as many chats are in flight as there are connections.
+    async fn delivered(&self, event_id: EventId) -> Result<bool, HandlerError> {
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(HandlerError::retry)?;
+        inbox::contains(&mut conn, CONSUMER, event_id)
+            .await
+            .map_err(HandlerError::retry)
     }
 
     /// Carries out the action; returns the message that now shows it, if any.

@@ -78,22 +78,23 @@ async fn poll_while_leading(
     offset
 }
 
-/// Accepts updates in order; stops at the first that cannot be accepted so it is fetched again.
+/// Accepts updates in order; stops at the first that cannot be accepted so it and the rest are fetched again.
 async fn accept_all(
     intake: &Intake,
     updates: Vec<crate::telegram::RawUpdate>,
     offset: Option<i64>,
 ) -> Option<i64> {
-    let mut offset = offset;
-    for update in updates {
-        if let Err(e) = intake.accept(&update).await {
+    let accepted = match intake.accept_many(&updates).await {
+        Ok(()) => updates.len(),
+        Err((accepted, e)) => {
             warn!(error = %e, "update not accepted; it will be fetched again");
             tokio::time::sleep(Duration::from_millis(500)).await;
-            break;
+            accepted
         }
-        offset = Some(update.update_id + 1);
-    }
-    offset
+    };
+    updates[..accepted]
+        .last()
+        .map_or(offset, |update| Some(update.update_id + 1))
 }
 
 /// Tells Telegram everything below `offset` was received, so the next poller does not get it again.
