@@ -12,7 +12,7 @@ use crate::db::{self, ActiveThread};
 use crate::error::HandleError;
 use crate::relay;
 use crate::state::{Conversation, Next, Waiting};
-use crate::texts;
+use crate::texts::{self, clip};
 
 impl Conversations {
     /// Handles `/command args`.
@@ -124,6 +124,9 @@ fn where_we_are(state: &Conversation, waiting: Option<Waiting>) -> String {
         (Some(Waiting::Approval { rev }), _) => {
             format!("waiting for you to approve or change spec v{rev}")
         }
+        (Some(Waiting::Workers { running }), _) => {
+            format!("building: {running} coding worker(s) running")
+        }
         (None, Next::Done) => match (&state.approved, &state.repository) {
             (Some(a), Some(repo)) => format!(
                 "spec version {} is approved; repository `{}` is set up with {} planned task(s)",
@@ -136,6 +139,7 @@ fn where_we_are(state: &Conversation, waiting: Option<Waiting>) -> String {
             (None, _) => "finished".to_owned(),
         },
         (None, Next::Architect) => "the architect is planning the repository".to_owned(),
+        (None, Next::Develop) => "starting coding workers".to_owned(),
         (None, _) => "working on your last message".to_owned(),
     }
 }
@@ -152,16 +156,6 @@ fn project_status(status: ProjectStatus) -> &'static str {
         ProjectStatus::Failed => "failed",
         ProjectStatus::Cancelled => "cancelled",
     }
-}
-
-/// Shortens `text` to `max` characters (with an ellipsis).
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(max).collect();
-    short.push('…');
-    short
 }
 
 #[cfg(test)]

@@ -42,6 +42,44 @@ pub struct GraphRunnerConfig {
     /// Where approved projects get their repositories (`GRAPH_RUNNER__GITHUB__*`). Unset: the conversation
     /// ends at the approved spec and the person is told that building is not configured.
     pub github: Option<GithubSettings>,
+    /// How tasks run on coding workers (`GRAPH_RUNNER__WORKERS__*`).
+    pub workers: WorkerSettings,
+}
+
+/// How the factory runs tasks on coding workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// The coding agent (`…__AGENT`: `claude_code`, `codex`, `droid`, `aider`, `scripted`), default
+    /// `claude_code`.
+    pub agent: orch_contracts::messages::worker::AgentKind,
+    /// Memory per worker in MiB (`…__MEMORY_MIB`), default 2048.
+    pub memory_mib: u32,
+    /// CPU per worker in thousandths (`…__CPU_MILLIS`), default 2000.
+    pub cpu_millis: u32,
+    /// Processes per worker (`…__PIDS`), default 512.
+    pub pids: u32,
+    /// Wall-clock limit per worker in seconds (`…__TIMEOUT_SECS`), default 1800.
+    pub timeout_secs: u32,
+    /// The zavhoz handle of the git token workers clone and push with, injected as `GIT_TOKEN`
+    /// (`…__GIT_TOKEN_HANDLE`); allocate it with zavhoz (`secret { sops_path }`, no expiry).
+    pub git_token_handle: Option<String>,
+    /// How often running workers' result streams are checked, in milliseconds (`…__POLL_MS`), default 500.
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            agent: orch_contracts::messages::worker::AgentKind::ClaudeCode,
+            memory_mib: 2048,
+            cpu_millis: 2000,
+            pids: 512,
+            timeout_secs: 1800,
+            git_token_handle: None,
+            poll_ms: 500,
+        }
+    }
 }
 
 /// The GitHub account repositories are created under.
@@ -87,6 +125,7 @@ impl Default for GraphRunnerConfig {
             brainstorm: None,
             architect: None,
             github: None,
+            workers: WorkerSettings::default(),
         }
     }
 }

@@ -248,7 +248,7 @@ impl Conversations {
                 );
                 self.expired(event, query, &text).await
             }
-            Some(Waiting::Text { .. }) => {
+            Some(Waiting::Text { .. } | Waiting::Workers { .. }) => {
                 let text =
                     "That spec is no longer waiting for a decision. /status shows where we are.";
                 self.expired(event, query, text).await
@@ -303,6 +303,35 @@ impl Conversations {
             Err(e) => return Err(e.into()),
         }
         self.runner.get_state(key).await?.ok_or_else(|| gone(key))
+    }
+
+    /// Hands a coding worker's result to the chat's thread when it waits for workers; returns whether it was
+    /// applied now (false when it was applied before, or the thread is not waiting for workers yet).
+    pub async fn on_worker_result(
+        &self,
+        chat_id: i64,
+        task_key: &str,
+        result: orch_contracts::messages::worker::WorkerResult,
+    ) -> Result<bool, HandleError> {
+        let Some(thread) = self.active(chat_id).await? else {
+            return Ok(false);
+        };
+        let event_id = EventId(result.worker_id.0);
+        let Some(view) = self.runner.get_state(&thread.thread).await? else {
+            return Ok(false);
+        };
+        if view.state.has_applied(event_id)
+            || !matches!(waiting(&view), Some(Waiting::Workers { .. }))
+        {
+            return Ok(false);
+        }
+        let answer = Answer::WorkerFinished {
+            task_key: task_key.to_owned(),
+            result: Box::new(result),
+            event_id,
+        };
+        self.resume(&thread, answer).await?;
+        Ok(true)
     }
 
     async fn resume(&self, thread: &ActiveThread, answer: Answer) -> Result<Handled, HandleError> {

@@ -18,7 +18,7 @@ const NAMESPACE: Uuid = Uuid::from_u128(0x3b7e_51c2_90d4_4f6a_a1e8_5c0f_7d2b_91a
 /// The graph every thread of this service runs (`threads.graph`, `runs.kind`).
 pub const GRAPH: &str = "brainstorm";
 
-fn db(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn db(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { action, source }
 }
 

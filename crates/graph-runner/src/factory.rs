@@ -27,7 +27,7 @@ use orch_llm::{CallContext, LlmError, check_budget};
 use sqlx::PgConnection;
 use tokio::sync::OnceCell;
 
-use crate::config::GithubSettings;
+use crate::config::{GithubSettings, WorkerSettings};
 use crate::nodes::{Deps, current_spec};
 use crate::relay;
 use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
@@ -39,11 +39,13 @@ pub struct Factory {
     config: GithubConfig,
     credentials: GitCredentials,
     github: Arc<OnceCell<Github>>,
+    /// How tasks run on coding workers.
+    pub workers: WorkerSettings,
 }
 
 impl Factory {
     /// The factory for `settings`; `None` when GitHub is not configured.
-    pub fn new(settings: Option<&GithubSettings>) -> Option<Self> {
+    pub fn new(settings: Option<&GithubSettings>, workers: &WorkerSettings) -> Option<Self> {
         let settings = settings?;
         let auth = GithubAuth::Token {
             token: settings.token.clone(),
@@ -55,10 +57,12 @@ impl Factory {
                 token: settings.token.clone(),
             },
             github: Arc::new(OnceCell::new()),
+            workers: workers.clone(),
         })
     }
 
-    async fn github(&self) -> Result<&Github, GithubError> {
+    /// The GitHub client, connected on first use.
+    pub(crate) async fn github(&self) -> Result<&Github, GithubError> {
         self.github
             .get_or_try_init(|| Github::connect(&self.config))
             .await
@@ -110,7 +114,7 @@ impl Deps {
         let repository = self.record(state, ctx, &plan, setup).await?;
         Ok(ConversationUpdate {
             repository: Some(repository),
-            next: Some(Next::Done),
+            next: Some(Next::Develop),
             ..ConversationUpdate::default()
         })
     }

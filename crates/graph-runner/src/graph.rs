@@ -21,6 +21,8 @@ pub mod names {
     pub const CHANGE: &str = "change";
     /// Plans the repository and the tasks and creates the repository.
     pub const ARCHITECT: &str = "architect";
+    /// Runs the tasks on coding workers.
+    pub const DEVELOP: &str = "develop";
 }
 
 /// Builds the graph.
@@ -33,8 +35,11 @@ pub fn brainstorm(deps: Arc<Deps>) -> Result<Graph<Conversation>, BuildError> {
         .add_node(REVIEW, step(StepKind::Review))
         .add_node(APPROVE, step(StepKind::Approve))
         .add_node(CHANGE, step(StepKind::Change))
-        .add_node(ARCHITECT, step(StepKind::Architect));
-    for from in [START, THINK, ASK, REVIEW, APPROVE, CHANGE, ARCHITECT] {
+        .add_node(ARCHITECT, step(StepKind::Architect))
+        .add_node(DEVELOP, step(StepKind::Develop));
+    for from in [
+        START, THINK, ASK, REVIEW, APPROVE, CHANGE, ARCHITECT, DEVELOP,
+    ] {
         builder = builder.add_conditional_edges(from, route);
     }
     builder.compile()
@@ -49,6 +54,7 @@ pub fn route(state: &Conversation) -> &'static str {
         Next::Approve { .. } => names::APPROVE,
         Next::Change { .. } => names::CHANGE,
         Next::Architect => names::ARCHITECT,
+        Next::Develop => names::DEVELOP,
         Next::Done => END,
     }
 }

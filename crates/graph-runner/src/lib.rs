@@ -14,6 +14,7 @@
 //! - [`conversations`]: applying an event to a thread; [`commands`]: the commands.
 //! - [`graph`], [`nodes`], [`state`]: the brainstorm graph; [`prompt`]: what the model is told.
 //! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory).
+//! - [`develop`]: tasks on coding workers and their pull requests; [`watcher`]: brings worker results in.
 //! - [`budget`]: warnings at 80% and 100% of a project's budget.
 //! - [`relay`]: replies through the outbox; [`texts`]: what the person reads; [`callback`]: button data.
 //! - [`db`]: chats, threads, runs, project names.
@@ -24,6 +25,7 @@ pub mod commands;
 pub mod config;
 pub mod conversations;
 pub mod db;
+pub mod develop;
 pub mod error;
 pub mod factory;
 pub mod graph;
@@ -34,6 +36,7 @@ pub mod relay;
 pub mod seed;
 pub mod state;
 pub mod texts;
+pub mod watcher;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,7 +94,7 @@ impl Service for Application {
             seed::check(seed, seed::ARCHITECT)
                 .context("GRAPH_RUNNER__ARCHITECT__* is not a usable model configuration")?;
         }
-        let factory = factory::Factory::new(config.github.as_ref());
+        let factory = factory::Factory::new(config.github.as_ref(), &config.workers);
         let store = infra::store(&common, config.db_pool_size).await?;
         let bus = infra::bus(&common)?;
         let wake = Wake::default();
@@ -168,9 +171,16 @@ impl Service for Application {
         seed::ensure(store, config.architect.as_ref(), seed::ARCHITECT, &shutdown).await;
         let relay_stop = CancellationToken::new();
         let relaying = tokio::spawn(relay.run(relay_stop.clone()));
+        let watching = tokio::spawn(watcher::run(
+            handler.conversations.clone(),
+            bus.clone(),
+            std::time::Duration::from_millis(config.workers.poll_ms.max(10)),
+            shutdown.clone(),
+        ));
         let consuming = tokio::spawn(consumer(&bus, &config, handler).run(shutdown.clone()));
         base.http.serve(shutdown).await?;
         let consumed = consuming.await;
+        watching.await.context("the worker watcher panicked")?;
         relay_stop.cancel();
         relaying.await.context("the outbox relay panicked")?;
         consumed.context("the chat:in consumer panicked")??;

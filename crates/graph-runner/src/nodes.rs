@@ -3,7 +3,7 @@
 //! ```text
 //! START ─► think ──question──► ask ──(person answers)──► think
 //!            │                                  ▲
-//!            └──spec──► review ──Approve──► approve ─► architect ─► END
+//!            └──spec──► review ──Approve──► approve ─► architect ─► develop ⟲ (worker results) ─► END
 //!                          │ └──text──────────────┘ (a change request)
 //!                          └──Change──► change ──(person says what)──► think
 //! ```
@@ -104,6 +104,8 @@ pub enum StepKind {
     Change,
     /// Plan the repository and the tasks, create the repository.
     Architect,
+    /// Run the tasks on coding workers.
+    Develop,
 }
 
 impl Step {
@@ -128,6 +130,7 @@ impl Node<Conversation> for Step {
                 StepKind::Approve => deps.approve(&state, &ctx).await,
                 StepKind::Change => deps.change(&state, &ctx).await,
                 StepKind::Architect => deps.architect(&state, &ctx).await,
+                StepKind::Develop => deps.develop(&state, &ctx).await,
             }
         })
     }
@@ -252,6 +255,9 @@ impl Deps {
                 self.send_once(ctx, "decided", state, vec![decided]).await?;
                 person_said(text, |text| text)
             }
+            other @ Answer::WorkerFinished { .. } => Err(NodeError::msg(format!(
+                "a spec review was resumed with a worker result: {other:?}"
+            ))),
         }
     }
 

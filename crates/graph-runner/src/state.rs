@@ -156,6 +156,8 @@ pub enum Next {
     },
     /// Plan the repository and the tasks and create the repository.
     Architect,
+    /// Start the tasks that are ready on coding workers and wait for their results.
+    Develop,
     /// Nothing: the spec is approved (and the repository set up, when the factory is configured).
     Done,
 }
@@ -251,6 +253,11 @@ pub enum Waiting {
         /// The spec revision on show.
         rev: u32,
     },
+    /// Results of the coding workers running the project's tasks.
+    Workers {
+        /// How many are running.
+        running: u32,
+    },
 }
 
 /// The answer a thread is resumed with.
@@ -276,6 +283,15 @@ pub enum Answer {
         /// The press, to be answered.
         callback_query_id: String,
         /// The `chat:in` event.
+        event_id: EventId,
+    },
+    /// A coding worker finished a task.
+    WorkerFinished {
+        /// The task's key.
+        task_key: String,
+        /// What the spawner reported.
+        result: Box<orch_contracts::messages::worker::WorkerResult>,
+        /// Derived from the worker id, so a result resumes the thread once.
         event_id: EventId,
     },
 }

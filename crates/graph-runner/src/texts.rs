@@ -264,7 +264,7 @@ pub fn plan_failed(reason: &str) -> String {
     format!(
         "⚠️ The architect could not produce a valid build plan for this spec (its last answer: {}). Nothing \
          was created. An operator can check the `architect` model; /new starts over with a fresh idea.",
-        clip_reason(reason)
+        clip(reason, 200)
     )
 }
 
@@ -297,13 +297,77 @@ pub fn repository_ready(
     text
 }
 
-fn clip_reason(reason: &str) -> String {
-    let clipped: String = reason.chars().take(200).collect();
-    if clipped.len() < reason.len() {
-        format!("{clipped}…")
-    } else {
-        clipped
+/// Shortens `text` to `max` characters (with an ellipsis).
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
     }
+    let mut short: String = text.chars().take(max).collect();
+    short.push('…');
+    short
+}
+
+/// Coding workers were started on these tasks.
+pub fn workers_started(titles: &[&str]) -> String {
+    format!(
+        "🔨 Started {} coding worker(s): {}. I'll report each as it finishes.",
+        titles.len(),
+        titles.join(", ")
+    )
+}
+
+/// A worker pushed its task and the pull request is open.
+pub fn task_pushed(title: &str, number: u64, url: Option<&str>) -> String {
+    let link = url.map(|u| format!(" — {u}")).unwrap_or_default();
+    format!("✅ {title}: pushed and verified; pull request #{number} is open{link}.")
+}
+
+/// A worker failed; the task runs once more with the error.
+pub fn task_retrying(
+    title: &str,
+    status: orch_contracts::messages::worker::WorkerStatus,
+    why: &str,
+) -> String {
+    format!(
+        "⚠️ {title}: the worker ended {status:?} ({why}). Trying once more with that in the task."
+    )
+}
+
+/// A task failed twice.
+pub fn task_failed(
+    title: &str,
+    status: orch_contracts::messages::worker::WorkerStatus,
+    why: &str,
+) -> String {
+    format!(
+        "❌ {title}: failed again ({status:?}: {why}). I've stopped working on it; it needs a person to look \
+         at the task (asking you about it directly comes with the escalation step)."
+    )
+}
+
+/// The person wrote while workers run.
+pub fn building(running: u32) -> String {
+    format!(
+        "I'm building: {running} coding worker(s) are running. I'll report each as it finishes; /status shows progress."
+    )
+}
+
+/// Nothing runs any more: where the build stands.
+pub fn build_settled(p: &crate::develop::Progress) -> String {
+    let mut text = format!(
+        "🏁 Workers are done for now: {} task(s) with an open pull request, {} merged, {} failed",
+        p.in_review, p.merged, p.failed
+    );
+    if p.blocked > 0 {
+        text.push_str(&format!(
+            ", {} waiting for their dependencies to be merged",
+            p.blocked
+        ));
+    }
+    text.push_str(
+        ". Reviewing and merging the pull requests is the next step of the factory and is not connected yet.",
+    );
+    text
 }
 
 #[cfg(test)]

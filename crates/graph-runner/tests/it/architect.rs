@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use graph_runner::GithubSettings;
+use graph_runner::config::WorkerSettings;
+use orch_contracts::messages::worker::AgentKind;
 use orch_testkit::github::{GithubSim, GithubSimConfig};
 use orch_testkit::llm::{Answer, Rule};
 use secrecy::SecretString;
@@ -13,9 +15,9 @@ use crate::support::service::{Service, buttons, seed, text};
 use crate::support::weather_rules;
 
 const WAIT: Duration = Duration::from_secs(15);
-const TOKEN: &str = "ghp_factory_token";
+pub const TOKEN: &str = "ghp_factory_token";
 
-fn plan() -> serde_json::Value {
+pub fn plan() -> serde_json::Value {
     json!({
         "schema_version": 1,
         "repository": {
@@ -37,7 +39,7 @@ fn rules(plan_answer: Answer) -> Vec<Rule> {
     rules
 }
 
-async fn factory(plan_answer: Answer) -> (Service, GithubSim) {
+pub async fn factory(plan_answer: Answer) -> (Service, GithubSim) {
     let sim = GithubSim::start(
         GithubSimConfig::default()
             .with_token("orchestrator", TOKEN)
@@ -47,6 +49,11 @@ async fn factory(plan_answer: Answer) -> (Service, GithubSim) {
     .expect("github simulator");
     let mut s = Service::new(rules(plan_answer)).await;
     s.config.architect = Some(seed(&s.llm.base_url()));
+    s.config.workers = WorkerSettings {
+        agent: AgentKind::Scripted,
+        poll_ms: 50,
+        ..WorkerSettings::default()
+    };
     s.config.github = Some(GithubSettings {
         api_url: sim.api_url(),
         token: SecretString::from(TOKEN.to_owned()),
@@ -57,7 +64,10 @@ async fn factory(plan_answer: Answer) -> (Service, GithubSim) {
 }
 
 /// Talks the weather bot through and presses Approve; returns the replies to the press.
-async fn approve(s: &Service, expected: usize) -> Vec<orch_contracts::messages::chat::ChatAction> {
+pub async fn approve(
+    s: &Service,
+    expected: usize,
+) -> Vec<orch_contracts::messages::chat::ChatAction> {
     s.text("I want a weather bot").await;
     s.replies(1, WAIT).await;
     s.text("London").await;
@@ -71,7 +81,7 @@ async fn approve(s: &Service, expected: usize) -> Vec<orch_contracts::messages::
 #[tokio::test]
 async fn an_approved_spec_gets_a_repository_with_its_scaffold_and_planned_tasks() {
     let (s, sim) = factory(Answer::text(plan().to_string())).await;
-    let replies = approve(&s, 4).await;
+    let replies = approve(&s, 5).await;
     assert!(
         text(&replies[2]).contains("the architect plans the repository"),
         "{}",
@@ -94,10 +104,14 @@ async fn an_approved_spec_gets_a_repository_with_its_scaffold_and_planned_tasks(
         .expect("branch")
         .expect("the scaffold is on main");
     assert_eq!(main.len(), 40);
+    assert!(
+        text(&replies[4]).contains("Started 2 coding worker(s): Forecast client, Bot commands")
+    );
     assert_eq!(
-        s.count("SELECT count(*) FROM tasks WHERE branch LIKE 'task/%' AND status = 'pending'")
+        s.count("SELECT count(*) FROM tasks WHERE branch LIKE 'task/%' AND status = 'running'")
             .await,
-        3
+        2,
+        "the first wave runs (nothing consumes worker:spawn in this test)"
     );
     assert_eq!(
         s.count("SELECT count(*) FROM tasks WHERE key = 'morning-push' AND depends_on = ARRAY['forecast','bot']")
@@ -114,7 +128,7 @@ async fn an_approved_spec_gets_a_repository_with_its_scaffold_and_planned_tasks(
     s.command("status", "").await;
     let status = s.replies(1, WAIT).await;
     assert!(
-        text(&status[0]).contains("repository `acme/weather-bot` is set up with 3 planned task(s)"),
+        text(&status[0]).contains("building: 2 coding worker(s) running"),
         "{}",
         text(&status[0])
     );

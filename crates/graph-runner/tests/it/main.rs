@@ -6,5 +6,6 @@ mod bad_input;
 mod budget;
 mod conversation;
 mod crash;
+mod develop;
 mod e2e;
 mod support;

@@ -1,0 +1,457 @@
+//! The `develop` step: the project's tasks run on coding workers, in parallel where the plan allows.
+//!
+//! Each run of the step starts the tasks that are ready — pending, with every dependency merged — up to the
+//! project's `max_parallel_workers`, by queueing `worker:spawn` messages in the same transaction that marks the
+//! tasks running (the outbox publishes them; the spawner dedupes redeliveries by idempotency key). Then the
+//! thread waits. The [`crate::watcher`] resumes it with each worker's result as it arrives:
+//! - pushed and verified → a pull request is opened (idempotently), the task is `in_review`, the person is told;
+//! - anything else → the first failure is retried once with the error appended to the task, the second leaves
+//!   the task `failed` and tells the person.
+//!
+//! When nothing is running any more, the step reports where the build stands and ends. Reviews and merges (which
+//! unblock dependent tasks) are the next stage of the factory.
+
+use orch_contracts::messages::worker::{
+    RepoRef, SecretHandle, SecretInjection, TaskSpec, WorkerLimits, WorkerResult, WorkerSpawn,
+    WorkerStatus,
+};
+use orch_contracts::{Envelope, ProjectId, StreamKey, WorkerId, streams};
+use orch_github::{NewPullRequest, PullRequest};
+use orch_graph::effects;
+use orch_graph::{Ctx, NodeError};
+use orch_store::usage::{self, UsageRecord, UsageSource};
+use orch_store::{StoreError, outbox};
+
+use crate::db::db;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::config::WorkerSettings;
+use crate::nodes::Deps;
+use crate::relay;
+use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
+use crate::texts;
+
+/// Attempts per task: the first, and one retry with the error.
+pub const MAX_ATTEMPTS: i32 = 2;
+/// The branch pull requests merge into.
+const BASE: &str = "main";
+
+/// The worker of a task's attempt: the same inputs give the same id, so a re-run publishes the same spawn and
+/// the watcher knows which result stream to read.
+pub fn worker_id(project: ProjectId, task_key: &str, attempt: i32) -> WorkerId {
+    let name = format!("worker:{project}:{task_key}:{attempt}");
+    WorkerId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
+}
+
+/// Where the build stands after a `start` pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Tasks started by this pass.
+    pub started: Vec<String>,
+    /// Tasks running now (including those just started).
+    pub running: u32,
+    /// Tasks waiting for dependencies to be merged.
+    pub blocked: u32,
+    /// Tasks with an open pull request.
+    pub in_review: u32,
+    /// Tasks merged.
+    pub merged: u32,
+    /// Tasks that failed for good.
+    pub failed: u32,
+}
+
+/// A task row as this step reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct TaskRow {
+    id: Uuid,
+    key: String,
+    title: String,
+    body: String,
+    depends_on: Vec<String>,
+    status: String,
+    attempts: i32,
+}
+
+impl Deps {
+    /// Starts what is ready, then waits for a worker result (or reports and ends when nothing runs).
+    pub(crate) async fn develop(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+    ) -> Result<ConversationUpdate, NodeError> {
+        let Some(factory) = &self.factory else {
+            return Ok(ConversationUpdate::goto(Next::Done));
+        };
+        let repo = state
+            .repository
+            .clone()
+            .ok_or_else(|| NodeError::msg("develop ran before the repository was set up"))?;
+        let settings = factory.workers.clone();
+        let (owned, owned_repo) = (state.clone(), repo.clone());
+        let progress: Progress =
+            effects::once_in_tx(self.store.pool(), &ctx.effect_key("start"), move |conn| {
+                Box::pin(async move {
+                    start_ready(conn, &owned, &owned_repo, &settings)
+                        .await
+                        .map_err(Into::into)
+                })
+            })
+            .await?;
+        self.wake.notify();
+        if progress.running == 0 {
+            let text = texts::build_settled(&progress);
+            self.send_once(ctx, "settled", state, vec![texts::send(text)])
+                .await?;
+            return Ok(ConversationUpdate::goto(Next::Done));
+        }
+        let answer: Answer = ctx.interrupt(Waiting::Workers {
+            running: progress.running,
+        })?;
+        let event_id = match answer {
+            Answer::WorkerFinished {
+                task_key,
+                result,
+                event_id,
+            } => {
+                self.worker_finished(state, ctx, &repo, &task_key, &result)
+                    .await?;
+                event_id
+            }
+            Answer::Text { event_id, .. }
+            | Answer::Approve { event_id, .. }
+            | Answer::Change { event_id, .. } => {
+                let text = texts::building(progress.running);
+                self.send_once(ctx, "busy", state, vec![texts::send(text)])
+                    .await?;
+                event_id
+            }
+        };
+        Ok(ConversationUpdate {
+            next: Some(Next::Develop),
+            applied: Some(event_id),
+            ..ConversationUpdate::default()
+        })
+    }
+
+    /// Opens the pull request of a pushed task, or schedules the retry of a failed one; tells the person.
+    async fn worker_finished(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        repo: &RepositoryRef,
+        task_key: &str,
+        result: &WorkerResult,
+    ) -> Result<(), NodeError> {
+        let task = self.task(state, task_key).await?;
+        let pull = if pushed(result) {
+            Some(self.open_pull(ctx, repo, &task, result).await?)
+        } else {
+            None
+        };
+        let (state, result) = (state.clone(), result.clone());
+        effects::once_in_tx(
+            self.store.pool(),
+            &ctx.effect_key("finished"),
+            move |conn| {
+                Box::pin(async move {
+                    record_usage(conn, &state, &task, &result).await?;
+                    let text = match &pull {
+                        Some(pull) => {
+                            to_review(conn, &state, &task, pull).await?;
+                            texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref())
+                        }
+                        None => fail_or_retry(conn, &task, &result).await?,
+                    };
+                    relay::enqueue(
+                        conn,
+                        state.chat_id,
+                        Some(state.run_id),
+                        vec![texts::send(text)],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            },
+        )
+        .await?;
+        self.wake.notify();
+        Ok(())
+    }
+
+    async fn task(&self, state: &Conversation, key: &str) -> Result<TaskRow, NodeError> {
+        let row = sqlx::query_as::<_, TaskRow>(
+            "SELECT id, key, title, body, depends_on, status::text AS status, attempts
+             FROM tasks WHERE run_id = $1 AND key = $2",
+        )
+        .bind(state.run_id.0)
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(db("reading a task"))?;
+        row.ok_or_else(|| NodeError::msg(format!("a worker reported on unknown task `{key}`")))
+    }
+
+    /// Opens the task's pull request once (a retry finds the open one).
+    async fn open_pull(
+        &self,
+        ctx: &Ctx,
+        repo: &RepositoryRef,
+        task: &TaskRow,
+        result: &WorkerResult,
+    ) -> Result<PullSummary, NodeError> {
+        let factory = self
+            .factory
+            .as_ref()
+            .ok_or_else(|| NodeError::msg("no factory configured"))?;
+        let (owner, name) = repo
+            .full_name
+            .split_once('/')
+            .ok_or_else(|| NodeError::msg("the repository name has no owner"))?;
+        let new = NewPullRequest {
+            title: task.title.clone(),
+            head: result.branch.clone(),
+            base: BASE.to_owned(),
+            body: format!(
+                "{}\n\n---\nTask `{}`, built by a coding worker: {}",
+                task.body, task.key, result.summary
+            ),
+        };
+        ctx.once("pull-request", |_| async {
+            let github = factory.github().await?;
+            let pull = github.open_pull_request(owner, name, &new).await?;
+            Ok::<_, NodeError>(PullSummary::from(pull))
+        })
+        .await
+    }
+}
+
+/// What is kept of an opened pull request (the effect's recorded result).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PullSummary {
+    number: u64,
+    head_sha: String,
+    head_branch: String,
+    html_url: Option<String>,
+}
+
+impl From<PullRequest> for PullSummary {
+    fn from(p: PullRequest) -> Self {
+        Self {
+            number: p.number,
+            head_sha: p.head.sha,
+            head_branch: p.head.branch,
+            html_url: p.html_url,
+        }
+    }
+}
+
+/// True when the worker pushed and the spawner verified the commit on the remote branch.
+fn pushed(result: &WorkerResult) -> bool {
+    result.status == WorkerStatus::Succeeded && result.verified && result.commit_sha.is_some()
+}
+
+/// Marks ready tasks running and queues their spawns; returns where the build stands.
+async fn start_ready(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    repo: &RepositoryRef,
+    settings: &WorkerSettings,
+) -> Result<Progress, StoreError> {
+    // Ids are UUIDv7, inserted in plan order: ordering by id keeps the plan's order.
+    let tasks = sqlx::query_as::<_, TaskRow>(
+        "SELECT id, key, title, body, depends_on, status::text AS status, attempts
+         FROM tasks WHERE run_id = $1 ORDER BY id FOR UPDATE",
+    )
+    .bind(state.run_id.0)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db("reading the tasks"))?;
+    let limit: i32 = sqlx::query_scalar("SELECT max_parallel_workers FROM projects WHERE id = $1")
+        .bind(state.project_id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("reading the project's worker limit"))?;
+    let count = |status: &str| tasks.iter().filter(|t| t.status == status).count() as u32;
+    let merged: Vec<&str> = tasks
+        .iter()
+        .filter(|t| t.status == "merged")
+        .map(|t| t.key.as_str())
+        .collect();
+    let ready = |t: &&TaskRow| {
+        t.status == "pending" && t.depends_on.iter().all(|d| merged.contains(&d.as_str()))
+    };
+    let free = u32::try_from(limit)
+        .unwrap_or(1)
+        .saturating_sub(count("running"));
+    let to_start: Vec<&TaskRow> = tasks.iter().filter(ready).take(free as usize).collect();
+    for task in &to_start {
+        spawn(conn, state, repo, settings, task).await?;
+    }
+    let started: Vec<String> = to_start.iter().map(|t| t.key.clone()).collect();
+    if !started.is_empty() {
+        let titles: Vec<&str> = to_start.iter().map(|t| t.title.as_str()).collect();
+        let text = texts::workers_started(&titles);
+        relay::enqueue(
+            conn,
+            state.chat_id,
+            Some(state.run_id),
+            vec![texts::send(text)],
+        )
+        .await?;
+    }
+    let started_count = started.len() as u32;
+    Ok(Progress {
+        running: count("running") + started_count,
+        blocked: count("pending") - started_count,
+        in_review: count("in_review"),
+        merged: count("merged"),
+        failed: count("failed"),
+        started,
+    })
+}
+
+/// Marks one task running (its next attempt) and queues its `worker:spawn`.
+async fn spawn(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    repo: &RepositoryRef,
+    settings: &WorkerSettings,
+    task: &TaskRow,
+) -> Result<(), StoreError> {
+    let attempt = task.attempts + 1;
+    sqlx::query(
+        "UPDATE tasks SET status = 'running', attempts = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(task.id)
+    .bind(attempt)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("marking a task running"))?;
+    let (owner, name) = repo
+        .full_name
+        .split_once('/')
+        .unwrap_or(("", &repo.full_name));
+    let spawn = WorkerSpawn {
+        worker_id: worker_id(state.project_id, &task.key, attempt),
+        project_id: state.project_id,
+        idempotency_key: format!("{}:{}:{attempt}", state.project_id, task.key),
+        repo: RepoRef {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            clone_url: repo.clone_url.clone(),
+        },
+        base_branch: BASE.to_owned(),
+        branch: format!("task/{}", task.key),
+        task: TaskSpec {
+            title: task.title.clone(),
+            body: task.body.clone(),
+        },
+        agent: settings.agent,
+        secrets: settings
+            .git_token_handle
+            .iter()
+            .map(|handle| SecretInjection {
+                env: "GIT_TOKEN".to_owned(),
+                handle: SecretHandle(handle.clone()),
+            })
+            .collect(),
+        limits: WorkerLimits {
+            memory_mib: settings.memory_mib,
+            cpu_millis: settings.cpu_millis,
+            pids: settings.pids,
+        },
+        timeout_secs: settings.timeout_secs,
+    };
+    let envelope = Envelope::new(spawn).with_run(state.run_id);
+    outbox::enqueue_message(conn, &StreamKey::from(streams::WORKER_SPAWN), &envelope).await?;
+    Ok(())
+}
+
+/// The task has a pull request: `in_review`, and the pull request recorded.
+async fn to_review(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    task: &TaskRow,
+    pull: &PullSummary,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tasks SET status = 'in_review', updated_at = now() WHERE id = $1")
+        .bind(task.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("marking a task in review"))?;
+    sqlx::query(
+        "INSERT INTO pull_requests (project_id, number, task_id, head_branch, head_sha, state)
+         VALUES ($1, $2, $3, $4, $5, 'open') ON CONFLICT DO NOTHING",
+    )
+    .bind(state.project_id.0)
+    .bind(i64::try_from(pull.number).unwrap_or(i64::MAX))
+    .bind(task.id)
+    .bind(&pull.head_branch)
+    .bind(&pull.head_sha)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("recording a pull request"))?;
+    Ok(())
+}
+
+/// A failed attempt: back to `pending` with the error for one retry, or `failed` for good.
+async fn fail_or_retry(
+    conn: &mut PgConnection,
+    task: &TaskRow,
+    result: &WorkerResult,
+) -> Result<String, StoreError> {
+    let why = texts::clip(&result.summary, 300);
+    if task.attempts < MAX_ATTEMPTS {
+        let body = format!(
+            "{}\n\nThe previous attempt failed ({:?}): {why}\nFix that this time.",
+            task.body, result.status
+        );
+        sqlx::query(
+            "UPDATE tasks SET status = 'pending', body = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(task.id)
+        .bind(body)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("scheduling a retry"))?;
+        Ok(texts::task_retrying(&task.title, result.status, &why))
+    } else {
+        sqlx::query("UPDATE tasks SET status = 'failed', updated_at = now() WHERE id = $1")
+            .bind(task.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("marking a task failed"))?;
+        Ok(texts::task_failed(&task.title, result.status, &why))
+    }
+}
+
+/// The worker's reported usage, charged to the project once (keyed by the worker).
+async fn record_usage(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    task: &TaskRow,
+    result: &WorkerResult,
+) -> Result<(), StoreError> {
+    let Some(used) = result.usage else {
+        return Ok(());
+    };
+    let key = format!("worker:{}", result.worker_id);
+    let record = UsageRecord {
+        source: UsageSource::Worker,
+        user_id: Some(state.owner_user_id),
+        project_id: Some(state.project_id),
+        run_id: Some(state.run_id),
+        worker_id: Some(result.worker_id),
+        role: "developer",
+        provider: "worker",
+        model: &task.key,
+        prompt_tokens: i64::try_from(used.input_tokens).unwrap_or(i64::MAX),
+        completion_tokens: i64::try_from(used.output_tokens).unwrap_or(i64::MAX),
+        cost_usd_micros: i64::try_from(used.cost_usd_micros).unwrap_or(i64::MAX),
+        idempotency_key: &key,
+    };
+    usage::record(conn, &record).await?;
+    Ok(())
+}
