@@ -52,7 +52,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
-say "4/5 services (Telegram and the LLM are local simulators; no tokens needed)"
+say "4/5 services (Telegram, GitHub and the LLM are local simulators; no tokens needed)"
 # A fresh first update id per run: the gateway deduplicates updates by id across runs (as Telegram restarts its
 # numbering after a pause), so a restarted simulator must not reuse the previous run's ids.
 "$BIN/telegram-sim" --listen "127.0.0.1:$SIM_PORT" --token "$DEMO_TOKEN" --first-update-id "$(date +%s)" >"$DEMO_DIR/logs/telegram-sim.log" 2>&1 &
@@ -61,8 +61,16 @@ SIM_PID=$!
 LLM_PID=$!
 # GitHub is the local simulator on real bare git repositories, kept in $DEMO_DIR/github to inspect afterwards:
 # the factory account `orchestrator` and the reviewer `reviewer` (GitHub refuses approving one's own PR).
-rm -rf "$DEMO_DIR/github"
-"$BIN/github-sim" --listen "127.0.0.1:$GH_PORT" --data-dir "$DEMO_DIR/github" \
+# It listens on the host's address on Docker's default bridge, so worker containers (through the spawner's
+# egress proxy) clone from and push to it like they would to github.com.
+BRIDGE=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)
+if [ -z "$BRIDGE" ]; then
+    subnet=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')
+    BRIDGE=$(python3 -c "import ipaddress,sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))" "$subnet")
+fi
+GH_URL=http://$BRIDGE:$GH_PORT
+rm -rf "$DEMO_DIR/github" "$DEMO_DIR/secrets"
+"$BIN/github-sim" --listen "$BRIDGE:$GH_PORT" --data-dir "$DEMO_DIR/github" \
     --token orchestrator:ghp_demo_orchestrator --token reviewer:ghp_demo_reviewer \
     --org-member acme:orchestrator --org-member acme:reviewer >"$DEMO_DIR/logs/github-sim.log" 2>&1 &
 GH_PID=$!
@@ -76,9 +84,18 @@ export GRAPH_RUNNER__ARCHITECT__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
 for role in BRAINSTORM ARCHITECT; do
     export "GRAPH_RUNNER__${role}__INPUT_PRICE_PER_MTOK_MICROS=1250000" "GRAPH_RUNNER__${role}__OUTPUT_PRICE_PER_MTOK_MICROS=10000000"
 done
-export GRAPH_RUNNER__GITHUB__API_URL=http://127.0.0.1:$GH_PORT GRAPH_RUNNER__GITHUB__ORG=acme
+export GRAPH_RUNNER__GITHUB__API_URL=$GH_URL GRAPH_RUNNER__GITHUB__ORG=acme
 export GRAPH_RUNNER__GITHUB__TOKEN=ghp_demo_orchestrator
-export REVIEWER__GITHUB_API_URL=http://127.0.0.1:$GH_PORT REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
+export REVIEWER__GITHUB_API_URL=$GH_URL REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
+# Coding workers: the scripted agent of the offline worker image, a git token behind a handle. In production the
+# handle comes from zavhoz; here the spawner's development `file` backend holds the one value.
+DEMO_HANDLE=hdl_demogittoken0000000000000001
+mkdir -p "$DEMO_DIR/secrets" && chmod 700 "$DEMO_DIR/secrets"
+printf ghp_demo_orchestrator >"$DEMO_DIR/secrets/$DEMO_HANDLE"
+export GRAPH_RUNNER__WORKERS__AGENT=scripted GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE=$DEMO_HANDLE
+export GRAPH_RUNNER__WORKERS__MEMORY_MIB=512 GRAPH_RUNNER__WORKERS__CPU_MILLIS=1000 GRAPH_RUNNER__WORKERS__TIMEOUT_SECS=300
+export WORKER_SPAWNER__SECRETS__BACKEND=file WORKER_SPAWNER__SECRETS__DIR=$DEMO_DIR/secrets
+export WORKER_SPAWNER__EGRESS__ALLOW=$BRIDGE:$GH_PORT WORKER_SPAWNER__GITHUB_API_URL=$GH_URL
 export TELEGRAM_GATEWAY__BOT_TOKEN=$DEMO_TOKEN TELEGRAM_GATEWAY__API_URL=http://127.0.0.1:$SIM_PORT
 export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIMEOUT_SECS=2
 # zavhoz reads the demo's secrets with a test-only age key (crates/sops/tests/fixtures; never use it elsewhere).
@@ -116,8 +133,13 @@ echo
 echo "In PostgreSQL now:"
 psql -X -q "$DATABASE_URL" -c "SELECT p.name, p.status, s.version AS spec_version, s.approved_at IS NOT NULL AS approved
     FROM projects p JOIN project_specs s ON s.project_id = p.id ORDER BY s.created_at DESC LIMIT 1"
-psql -X -q "$DATABASE_URL" -c "SELECT key, branch, status, depends_on FROM tasks ORDER BY created_at"
-echo "On the (simulated) GitHub, acme/weather-bot's main branch:"
+psql -X -q "$DATABASE_URL" -c "SELECT key, branch, status, attempts, depends_on FROM tasks ORDER BY id"
+echo "On the (simulated) GitHub, acme/weather-bot's pull requests:"
+curl -sf "$GH_URL/repos/acme/weather-bot/pulls?state=all" -H "Authorization: Bearer ghp_demo_orchestrator" |
+    python3 -c 'import json, sys
+for p in json.load(sys.stdin):
+    print("  #%s %s (%s @ %s, %s)" % (p["number"], p["title"], p["head"]["ref"], p["head"]["sha"][:7], p["state"]))'
+echo "and its main branch:"
 git --git-dir "$DEMO_DIR/github/repos/acme/weather-bot.git" log --format='  %h %an: %s' main
 git --git-dir "$DEMO_DIR/github/repos/acme/weather-bot.git" ls-tree -r --name-only main | sed 's/^/    /'
 
@@ -130,4 +152,4 @@ done
 kill "$SIM_PID" "$LLM_PID" "$GH_PID" 2>/dev/null || true
 echo
 echo "Logs: $DEMO_DIR/logs/. The repository: git clone $DEMO_DIR/github/repos/acme/weather-bot.git"
-echo "Coding workers, review and merge join this demo as the rest of issue 6 lands."
+echo "Review and merge of the pull requests join this demo as the rest of issue 6 lands."

@@ -23,12 +23,12 @@ class Chat:
         self.chat_id = user_id
         self.seen = 0
 
-    def _call(self, method: str, path: str, body=None):
+    def _call(self, method: str, path: str, body=None, wait_ms: int = WAIT_MS):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.control + path, data=data, method=method, headers={"content-type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=WAIT_MS / 1000 + 5) as response:
+        with urllib.request.urlopen(request, timeout=wait_ms / 1000 + 5) as response:
             return json.load(response)
 
     def say(self, text: str):
@@ -45,10 +45,10 @@ class Chat:
                  "data": data[matching[0]]}
         self._call("POST", "/callbacks", press)
 
-    def replies(self, count: int) -> list:
+    def replies(self, count: int, wait_ms: int = WAIT_MS) -> list:
         """Waits until `count` new bot messages arrived, prints and returns them."""
         want = self.seen + count
-        transcript = self._call("GET", f"/chats/{self.chat_id}/wait?count={want}&timeout_ms={WAIT_MS}")
+        transcript = self._call("GET", f"/chats/{self.chat_id}/wait?count={want}&timeout_ms={wait_ms}", wait_ms=wait_ms)
         messages = transcript["messages"]
         if len(messages) < want:
             fail(f"expected {want} bot messages, got {len(messages)}")
@@ -96,7 +96,9 @@ def main():
     chat.say("Yes, every day at 7am")
     spec_and_prompt = chat.replies(2)
     chat.press(spec_and_prompt[-1], "Approve")
-    chat.replies(2)
+    # approved, repository ready, workers started; each worker's outcome; where the build stands
+    chat.replies(3)
+    chat.replies(3, wait_ms=240_000)
     edited = chat.message(spec_and_prompt[-1]["message_id"])
     print(f"\n  (the approval prompt now reads: {edited['text']!r})")
     chat.say("/status")

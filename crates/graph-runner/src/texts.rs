@@ -291,8 +291,7 @@ pub fn repository_ready(
         }
     }
     text.push_str(
-        "\n\nTasks in one wave can be built in parallel. Running them with coding workers is the next step of \
-         the factory and is not connected yet.",
+        "\n\nTasks in one wave are built in parallel; a wave starts when the one before is merged.",
     );
     text
 }
