@@ -2,6 +2,10 @@
 //! `WORKER_SPAWNER__EGRESS__POLICY`). This is the only module that reads the environment (for the `env` secret
 //! backend).
 //!
+//! Secrets: production resolves handles through zavhoz (`SECRETS__BACKEND=zavhoz`, `ZAVHOZ__URL`,
+//! `ZAVHOZ__TOKEN`); the compiled-in default stays the `file` backend so a development spawner starts without
+//! zavhoz.
+//!
 //! Production defaults: runtime `sysbox-runc`, egress through the allowlisting proxy. Tests and the local engine
 //! select `runc` and the offline test image by configuration only.
 
@@ -10,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use orch_contracts::messages::worker::AgentKind;
+use orch_zavhoz_client::ZavhozClientConfig;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +48,11 @@ pub struct WorkerSpawnerConfig {
     pub agents: AgentCommands,
     /// Where secret handles are resolved (`SECRETS__*`).
     pub secrets: SecretsConfig,
+    /// How to reach zavhoz as worker-spawner (`ZAVHOZ__URL`, default `http://127.0.0.1:50051`;
+    /// `ZAVHOZ__TOKEN`, minted by `scripts/zavhoz-mint-token.sh worker-spawner`); used by the `zavhoz`
+    /// secret backend. The token is redacted in `Debug` and never serialized.
+    #[serde(skip_serializing)]
+    pub zavhoz: ZavhozClientConfig,
     /// The GitHub REST API used to verify pushed commits (`GITHUB_API_URL`), default `https://api.github.com`.
     pub github_api_url: String,
     /// The repository checks the runner runs after the agent (`TEST_CMD`): `auto` (`make test` when the
@@ -83,6 +93,7 @@ impl Default for WorkerSpawnerConfig {
             egress: EgressConfig::default(),
             agents: AgentCommands::default(),
             secrets: SecretsConfig::default(),
+            zavhoz: ZavhozClientConfig::default(),
             github_api_url: "https://api.github.com".into(),
             test_cmd: "auto".into(),
             git_author_name: "orchestrator worker".into(),
@@ -220,10 +231,13 @@ impl AgentCommands {
     }
 }
 
-/// Which secret backend resolves handles until the zavhoz client takes over.
+/// Which secret backend resolves handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretBackend {
+    /// Zavhoz's SecretService with the spawner's credentials (`ZAVHOZ__*`): the production backend; every
+    /// resolution is audited by zavhoz and single-use handles redeem once.
+    Zavhoz,
     /// One file per handle: `<dir>/<handle>` holds the value (a trailing newline is dropped).
     File,
     /// One environment variable per handle: `ORCH_SECRET_<HANDLE>` (the handle upper-cased).
@@ -234,7 +248,7 @@ pub enum SecretBackend {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsConfig {
-    /// `file` (default) or `env` (`SECRETS__BACKEND`).
+    /// `zavhoz` (production), `file` (the default, for development) or `env` (`SECRETS__BACKEND`).
     pub backend: SecretBackend,
     /// The directory of the `file` backend (`SECRETS__DIR`), default `/run/orch-secrets`.
     pub dir: PathBuf,

@@ -20,7 +20,7 @@ use tracing::{info, instrument};
 use crate::names::WorkerNames;
 use crate::run::{RunError, infra_result};
 use crate::sandbox::is_reserved_env;
-use crate::secrets::{ResolvedSecrets, SecretError};
+use crate::secrets::{ResolveContext, ResolvedSecrets, SecretError};
 use crate::spawner::{Spawner, refusal};
 use crate::workers::{self, Finish, RowState, WorkersError};
 
@@ -158,7 +158,7 @@ impl Spawner {
     ) -> Result<(), HandlerError> {
         let secrets = match self.resolve_secrets(spawn, run_id).await {
             Ok(secrets) => secrets,
-            Err(e @ SecretError::Unknown { .. }) => {
+            Err(e) if e.is_refusal() => {
                 let result = refusal(
                     spawn.worker_id,
                     &spawn.branch,
@@ -204,7 +204,12 @@ impl Spawner {
     ) -> Result<ResolvedSecrets, SecretError> {
         let mut resolved = ResolvedSecrets::default();
         for injection in &spawn.secrets {
-            let value = self.secrets.resolve(&injection.handle).await?;
+            let context = ResolveContext {
+                worker_id: spawn.worker_id,
+                env: injection.env.clone(),
+                run_id,
+            };
+            let value = self.secrets.resolve(&injection.handle, &context).await?;
             self.audit_resolution(spawn, &injection.env, &injection.handle.0, run_id)
                 .await
                 .map_err(|reason| SecretError::Backend {

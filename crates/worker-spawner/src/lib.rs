@@ -85,6 +85,9 @@ impl Service for Application {
 
     async fn build(settings: Settings<WorkerSpawnerConfig>) -> anyhow::Result<Self> {
         let config = Arc::new(settings.service);
+        let secrets = secrets::from_config(&config)
+            .await
+            .context("failed to set up secret resolution")?;
         let docker = docker::connect().await?;
         docker::check_engine(&docker, &config).await?;
         let egress = egress::Egress::new(docker.clone(), Arc::clone(&config))
@@ -107,7 +110,7 @@ impl Service for Application {
         let spawner = Spawner {
             containers: container::Containers::new(docker.clone()),
             verifier: verify::Verifier::new(config.github_api_url.clone()),
-            secrets: secrets::from_config(&config.secrets),
+            secrets,
             active: Arc::new(Mutex::new(HashSet::new())),
             config,
             docker,

@@ -1,17 +1,23 @@
 //! Resolving secret handles into values, and keeping those values out of everything the spawner writes.
 //!
-//! The zavhoz gRPC client will implement [`SecretResolver`]; until then a file or environment backend selected
-//! by configuration stands in. Resolved values only ever travel to the one container that needs them, over its
-//! stdin; [`Redactor`] scrubs them from log lines before they reach Redis or a result.
+//! In production [`ZavhozSecrets`] resolves handles through zavhoz with the spawner's own credentials (and
+//! zavhoz audits every resolution); a file or environment backend, selected by configuration, serves
+//! development. Resolved values only ever travel to the one container that needs them, over its stdin;
+//! [`Redactor`] scrubs them from log lines before they reach Redis or a result.
+
+mod zavhoz;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use orch_contracts::messages::worker::SecretHandle;
+use orch_contracts::{RunId, WorkerId};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{self, SecretBackend, SecretsConfig};
+use crate::config::{self, SecretBackend, WorkerSpawnerConfig};
+
+pub use zavhoz::{RESOLVE_TIMEOUT, ZavhozSecrets, ZavhozSetupError};
 
 /// Why a handle could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +27,15 @@ pub enum SecretError {
     Unknown {
         /// The handle.
         handle: String,
+    },
+    /// The secret service refused the handle (expired, revoked, already redeemed, its secret gone) or the
+    /// spawner's credentials; the spawn cannot run.
+    #[error("secret handle {handle} refused: {reason}")]
+    Refused {
+        /// The handle.
+        handle: String,
+        /// Why, in the secret service's words.
+        reason: String,
     },
     /// The backend failed (retryable).
     #[error("secret backend failed for {handle}: {reason}")]
@@ -32,23 +47,52 @@ pub enum SecretError {
     },
 }
 
+impl SecretError {
+    /// Tells whether the spawn must be refused (as opposed to retried later).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Unknown { .. } | Self::Refused { .. })
+    }
+}
+
+/// What a value is resolved for (zavhoz audits it as the purpose).
+#[derive(Debug, Clone)]
+pub struct ResolveContext {
+    /// The worker the value is for.
+    pub worker_id: WorkerId,
+    /// The environment variable it becomes.
+    pub env: String,
+    /// The run that asked for the worker.
+    pub run_id: Option<RunId>,
+}
+
 /// Resolves a secret handle into its value.
 pub trait SecretResolver: Send + Sync + 'static {
     /// Returns the value of `handle`; never logs it.
     fn resolve<'a>(
         &'a self,
         handle: &'a SecretHandle,
+        context: &'a ResolveContext,
     ) -> BoxFuture<'a, Result<SecretString, SecretError>>;
 }
 
-/// Builds the resolver the configuration selects.
-pub fn from_config(config: &SecretsConfig) -> Arc<dyn SecretResolver> {
-    match config.backend {
+/// Builds the resolver the configuration selects; for zavhoz, checks that it accepts the spawner's
+/// credentials (a zavhoz that cannot be reached yet is only warned about: each spawn retries).
+pub async fn from_config(
+    config: &WorkerSpawnerConfig,
+) -> Result<Arc<dyn SecretResolver>, ZavhozSetupError> {
+    Ok(match config.secrets.backend {
         SecretBackend::File => Arc::new(FileSecrets {
-            dir: config.dir.clone(),
+            dir: config.secrets.dir.clone(),
         }),
         SecretBackend::Env => Arc::new(EnvSecrets),
-    }
+        SecretBackend::Zavhoz => {
+            let secrets = ZavhozSecrets::new(&config.zavhoz)?;
+            if !secrets.check_credentials().await? {
+                tracing::warn!(url = %config.zavhoz.url, "zavhoz is not reachable yet; spawns with secrets wait for it");
+            }
+            Arc::new(secrets)
+        }
+    })
 }
 
 /// One file per handle under a directory (`<dir>/<handle>`).
@@ -62,6 +106,7 @@ impl SecretResolver for FileSecrets {
     fn resolve<'a>(
         &'a self,
         handle: &'a SecretHandle,
+        _context: &'a ResolveContext,
     ) -> BoxFuture<'a, Result<SecretString, SecretError>> {
         Box::pin(async move {
             if !handle.is_well_formed() {
@@ -93,6 +138,7 @@ impl SecretResolver for EnvSecrets {
     fn resolve<'a>(
         &'a self,
         handle: &'a SecretHandle,
+        _context: &'a ResolveContext,
     ) -> BoxFuture<'a, Result<SecretString, SecretError>> {
         Box::pin(async move {
             config::secret_from_env(&handle.0).ok_or_else(|| SecretError::Unknown {
@@ -178,6 +224,14 @@ mod tests {
         SecretHandle(s.to_owned())
     }
 
+    fn context() -> ResolveContext {
+        ResolveContext {
+            worker_id: WorkerId::new(),
+            env: "X".into(),
+            run_id: None,
+        }
+    }
+
     #[tokio::test]
     async fn the_file_backend_reads_one_file_per_handle() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -186,10 +240,13 @@ mod tests {
         let secrets = FileSecrets {
             dir: dir.path().to_path_buf(),
         };
-        let value = secrets.resolve(&handle(h)).await.expect("resolves");
+        let value = secrets
+            .resolve(&handle(h), &context())
+            .await
+            .expect("resolves");
         assert_eq!(value.expose_secret(), "s3cr3t-value");
         let missing = secrets
-            .resolve(&handle("hdl_bbbbbbbbbbbbbbbbbbbbbbbb"))
+            .resolve(&handle("hdl_bbbbbbbbbbbbbbbbbbbbbbbb"), &context())
             .await;
         assert!(matches!(missing, Err(SecretError::Unknown { .. })));
     }
@@ -199,7 +256,7 @@ mod tests {
         let secrets = FileSecrets {
             dir: PathBuf::from("/"),
         };
-        let result = secrets.resolve(&handle("../etc/passwd")).await;
+        let result = secrets.resolve(&handle("../etc/passwd"), &context()).await;
         assert!(matches!(result, Err(SecretError::Unknown { .. })));
     }
 

@@ -1,5 +1,6 @@
 //! Integration tests of worker-spawner against real Docker, real git (the GitHub simulator's bare repositories),
-//! real Redis and real PostgreSQL. The offline test image is built (or found cached) on first use.
+//! real Redis, real PostgreSQL and a real zavhoz (in-process) for secret handles. The offline test image is
+//! built (or found cached) on first use.
 
 mod claims;
 mod crash;
@@ -9,3 +10,4 @@ mod parallel;
 mod reaper;
 mod sandbox;
 mod support;
+mod zavhoz_secrets;
