@@ -81,12 +81,14 @@ export GRAPH_RUNNER__ARCHITECT__PROVIDER=openai_compatible GRAPH_RUNNER__ARCHITE
 export GRAPH_RUNNER__ARCHITECT__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
 # Prices as a frontier model's, so /status shows what the conversation would have cost (micro-dollars per
 # million tokens).
-for role in BRAINSTORM ARCHITECT; do
-    export "GRAPH_RUNNER__${role}__INPUT_PRICE_PER_MTOK_MICROS=1250000" "GRAPH_RUNNER__${role}__OUTPUT_PRICE_PER_MTOK_MICROS=10000000"
+for role in GRAPH_RUNNER__BRAINSTORM GRAPH_RUNNER__ARCHITECT REVIEWER__MODEL; do
+    export "${role}__INPUT_PRICE_PER_MTOK_MICROS=1250000" "${role}__OUTPUT_PRICE_PER_MTOK_MICROS=10000000"
 done
 export GRAPH_RUNNER__GITHUB__API_URL=$GH_URL GRAPH_RUNNER__GITHUB__ORG=acme
 export GRAPH_RUNNER__GITHUB__TOKEN=ghp_demo_orchestrator
 export REVIEWER__GITHUB_API_URL=$GH_URL REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
+export REVIEWER__MODEL__PROVIDER=openai_compatible REVIEWER__MODEL__MODEL=sim-model
+export REVIEWER__MODEL__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
 # Coding workers: the scripted agent of the offline worker image, a git token behind a handle. In production the
 # handle comes from zavhoz; here the spawner's development `file` backend holds the one value.
 DEMO_HANDLE=hdl_demogittoken0000000000000001
@@ -152,4 +154,4 @@ done
 kill "$SIM_PID" "$LLM_PID" "$GH_PID" 2>/dev/null || true
 echo
 echo "Logs: $DEMO_DIR/logs/. The repository: git clone $DEMO_DIR/github/repos/acme/weather-bot.git"
-echo "Review and merge of the pull requests join this demo as the rest of issue 6 lands."
+echo "Still to come (issue 6): rework after requested changes, escalation buttons, deploy."

@@ -11,6 +11,7 @@ Usage: person.py CONTROL_URL USER_ID
 import json
 import sys
 import textwrap
+import urllib.error
 import urllib.request
 
 WAIT_MS = 30_000
@@ -48,8 +49,16 @@ class Chat:
     def replies(self, count: int, wait_ms: int = WAIT_MS) -> list:
         """Waits until `count` new bot messages arrived, prints and returns them."""
         want = self.seen + count
-        transcript = self._call("GET", f"/chats/{self.chat_id}/wait?count={want}&timeout_ms={wait_ms}", wait_ms=wait_ms)
-        messages = transcript["messages"]
+        try:
+            path = f"/chats/{self.chat_id}/wait?count={want}&timeout_ms={wait_ms}"
+            messages = self._call("GET", path, wait_ms=wait_ms)["messages"]
+        except urllib.error.HTTPError as e:
+            if e.code != 408:
+                raise
+            messages = self._call("GET", f"/chats/{self.chat_id}")["messages"]
+            for message in messages[self.seen:]:
+                show(message)
+            fail(f"waited {wait_ms / 1000:.0f} s for {count} bot messages, got {len(messages) - self.seen}")
         if len(messages) < want:
             fail(f"expected {want} bot messages, got {len(messages)}")
         new = messages[self.seen:want]
@@ -96,9 +105,10 @@ def main():
     chat.say("Yes, every day at 7am")
     spec_and_prompt = chat.replies(2)
     chat.press(spec_and_prompt[-1], "Approve")
-    # approved, repository ready, workers started; each worker's outcome; where the build stands
+    # approved, repository ready, first wave started; then per task: pushed + pull request, reviewed + merged;
+    # the second wave starts after both merges; finally where the build stands
     chat.replies(3)
-    chat.replies(3, wait_ms=240_000)
+    chat.replies(8, wait_ms=240_000)
     edited = chat.message(spec_and_prompt[-1]["message_id"])
     print(f"\n  (the approval prompt now reads: {edited['text']!r})")
     chat.say("/status")

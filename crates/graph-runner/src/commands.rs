@@ -124,8 +124,10 @@ fn where_we_are(state: &Conversation, waiting: Option<Waiting>) -> String {
         (Some(Waiting::Approval { rev }), _) => {
             format!("waiting for you to approve or change spec v{rev}")
         }
-        (Some(Waiting::Workers { running }), _) => {
-            format!("building: {running} coding worker(s) running")
+        (Some(Waiting::Workers { running, reviewing }), _) => {
+            format!(
+                "building: {running} coding worker(s) running, {reviewing} pull request(s) in review"
+            )
         }
         (None, Next::Done) => match (&state.approved, &state.repository) {
             (Some(a), Some(repo)) => format!(

@@ -305,18 +305,18 @@ impl Conversations {
         self.runner.get_state(key).await?.ok_or_else(|| gone(key))
     }
 
-    /// Hands a coding worker's result to the chat's thread when it waits for workers; returns whether it was
-    /// applied now (false when it was applied before, or the thread is not waiting for workers yet).
-    pub async fn on_worker_result(
+    /// Hands a factory result (a worker's or a review's, as `answer`, keyed by `event_id`) to the chat's
+    /// thread when it waits for one; returns whether it was applied now (false when it was applied before, or
+    /// the thread is not waiting for results yet).
+    pub async fn on_factory_result(
         &self,
         chat_id: i64,
-        task_key: &str,
-        result: orch_contracts::messages::worker::WorkerResult,
+        event_id: EventId,
+        answer: Answer,
     ) -> Result<bool, HandleError> {
         let Some(thread) = self.active(chat_id).await? else {
             return Ok(false);
         };
-        let event_id = EventId(result.worker_id.0);
         let Some(view) = self.runner.get_state(&thread.thread).await? else {
             return Ok(false);
         };
@@ -325,11 +325,6 @@ impl Conversations {
         {
             return Ok(false);
         }
-        let answer = Answer::WorkerFinished {
-            task_key: task_key.to_owned(),
-            result: Box::new(result),
-            event_id,
-        };
         self.resume(&thread, answer).await?;
         Ok(true)
     }

@@ -4,18 +4,22 @@
 //! project's `max_parallel_workers`, by queueing `worker:spawn` messages in the same transaction that marks the
 //! tasks running (the outbox publishes them; the spawner dedupes redeliveries by idempotency key). Then the
 //! thread waits. The [`crate::watcher`] resumes it with each worker's result as it arrives:
-//! - pushed and verified → a pull request is opened (idempotently), the task is `in_review`, the person is told;
+//! - pushed and verified → a pull request is opened (idempotently), the task is `in_review`, a `review:request`
+//!   goes to the reviewer (merge when approved), the person is told;
 //! - anything else → the first failure is retried once with the error appended to the task, the second leaves
 //!   the task `failed` and tells the person.
 //!
-//! When nothing is running any more, the step reports where the build stands and ends. Reviews and merges (which
-//! unblock dependent tasks) are the next stage of the factory.
+//! and with each review's result: merged → the task is `merged`, which makes the tasks depending on it ready
+//! for the next pass; changes requested, an escalation or an approval that could not merge → the task waits
+//! for a person (reworking with the review's comments and asking with buttons are the next steps of the
+//! factory). When nothing is running or in review any more, the step reports where the build stands and ends.
 
+use orch_contracts::messages::review::{MergeMethod, ReviewRequest, ReviewResult, Verdict};
 use orch_contracts::messages::worker::{
     RepoRef, SecretHandle, SecretInjection, TaskSpec, WorkerLimits, WorkerResult, WorkerSpawn,
     WorkerStatus,
 };
-use orch_contracts::{Envelope, ProjectId, StreamKey, WorkerId, streams};
+use orch_contracts::{Envelope, ProjectId, ReviewId, StreamKey, WorkerId, streams};
 use orch_github::{NewPullRequest, PullRequest};
 use orch_graph::effects;
 use orch_graph::{Ctx, NodeError};
@@ -45,6 +49,12 @@ pub fn worker_id(project: ProjectId, task_key: &str, attempt: i32) -> WorkerId {
     WorkerId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
 }
 
+/// The review of a pull request's iteration: the same inputs give the same id (and result stream).
+pub fn review_id(project: ProjectId, pr_number: u64, iteration: u32) -> ReviewId {
+    let name = format!("review:{project}:{pr_number}:{iteration}");
+    ReviewId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()))
+}
+
 /// Where the build stands after a `start` pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -60,6 +70,8 @@ pub struct Progress {
     pub merged: u32,
     /// Tasks that failed for good.
     pub failed: u32,
+    /// Tasks whose review asked for changes or a person.
+    pub needs_person: u32,
 }
 
 /// A task row as this step reads it.
@@ -100,7 +112,7 @@ impl Deps {
             })
             .await?;
         self.wake.notify();
-        if progress.running == 0 {
+        if progress.running + progress.in_review == 0 {
             let text = texts::build_settled(&progress);
             self.send_once(ctx, "settled", state, vec![texts::send(text)])
                 .await?;
@@ -108,6 +120,7 @@ impl Deps {
         }
         let answer: Answer = ctx.interrupt(Waiting::Workers {
             running: progress.running,
+            reviewing: progress.in_review,
         })?;
         let event_id = match answer {
             Answer::WorkerFinished {
@@ -119,10 +132,18 @@ impl Deps {
                     .await?;
                 event_id
             }
+            Answer::ReviewFinished {
+                task_key,
+                result,
+                event_id,
+            } => {
+                self.review_finished(state, ctx, &task_key, &result).await?;
+                event_id
+            }
             Answer::Text { event_id, .. }
             | Answer::Approve { event_id, .. }
             | Answer::Change { event_id, .. } => {
-                let text = texts::building(progress.running);
+                let text = texts::building(progress.running, progress.in_review);
                 self.send_once(ctx, "busy", state, vec![texts::send(text)])
                     .await?;
                 event_id
@@ -150,7 +171,7 @@ impl Deps {
         } else {
             None
         };
-        let (state, result) = (state.clone(), result.clone());
+        let (state, result, repo) = (state.clone(), result.clone(), repo.clone());
         effects::once_in_tx(
             self.store.pool(),
             &ctx.effect_key("finished"),
@@ -160,10 +181,43 @@ impl Deps {
                     let text = match &pull {
                         Some(pull) => {
                             to_review(conn, &state, &task, pull).await?;
+                            request_review(conn, &state, &repo, &task, pull).await?;
                             texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref())
                         }
                         None => fail_or_retry(conn, &task, &result).await?,
                     };
+                    relay::enqueue(
+                        conn,
+                        state.chat_id,
+                        Some(state.run_id),
+                        vec![texts::send(text)],
+                    )
+                    .await?;
+                    Ok(())
+                })
+            },
+        )
+        .await?;
+        self.wake.notify();
+        Ok(())
+    }
+
+    /// Records what the review decided; a merge unblocks the tasks that depend on this one.
+    async fn review_finished(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        task_key: &str,
+        result: &ReviewResult,
+    ) -> Result<(), NodeError> {
+        let task = self.task(state, task_key).await?;
+        let (state, result) = (state.clone(), result.clone());
+        effects::once_in_tx(
+            self.store.pool(),
+            &ctx.effect_key("reviewed"),
+            move |conn| {
+                Box::pin(async move {
+                    let text = record_review(conn, &state, &task, &result).await?;
                     relay::enqueue(
                         conn,
                         state.chat_id,
@@ -291,6 +345,13 @@ async fn start_ready(
     }
     let started: Vec<String> = to_start.iter().map(|t| t.key.clone()).collect();
     if !started.is_empty() {
+        sqlx::query(
+            "UPDATE projects SET status = 'building' WHERE id = $1 AND status = 'spec_approved'",
+        )
+        .bind(state.project_id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("marking the project building"))?;
         let titles: Vec<&str> = to_start.iter().map(|t| t.title.as_str()).collect();
         let text = texts::workers_started(&titles);
         relay::enqueue(
@@ -308,6 +369,7 @@ async fn start_ready(
         in_review: count("in_review"),
         merged: count("merged"),
         failed: count("failed"),
+        needs_person: count("changes_requested") + count("escalated"),
         started,
     })
 }
@@ -394,6 +456,104 @@ async fn to_review(
     .await
     .map_err(db("recording a pull request"))?;
     Ok(())
+}
+
+/// Asks the reviewer to review the pull request (first iteration) and merge it when approved.
+async fn request_review(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    repo: &RepositoryRef,
+    task: &TaskRow,
+    pull: &PullSummary,
+) -> Result<(), StoreError> {
+    let iteration = 1;
+    let (owner, name) = repo
+        .full_name
+        .split_once('/')
+        .unwrap_or(("", &repo.full_name));
+    let spec_summary = state
+        .spec
+        .as_ref()
+        .map(|s| s.summary.clone())
+        .unwrap_or_default();
+    let request = ReviewRequest {
+        review_id: review_id(state.project_id, pull.number, iteration),
+        project_id: state.project_id,
+        repo: RepoRef {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            clone_url: repo.clone_url.clone(),
+        },
+        pr_number: pull.number,
+        head_sha: pull.head_sha.clone(),
+        task: TaskSpec {
+            title: task.title.clone(),
+            body: task.body.clone(),
+        },
+        spec_summary,
+        iteration,
+        merge_when_approved: true,
+        merge_method: MergeMethod::Squash,
+        idempotency_key: format!("review:{}:{}:{iteration}", state.project_id, pull.number),
+    };
+    sqlx::query(
+        "UPDATE pull_requests SET review_iterations = $3, updated_at = now()
+         WHERE project_id = $1 AND number = $2",
+    )
+    .bind(state.project_id.0)
+    .bind(i64::try_from(pull.number).unwrap_or(i64::MAX))
+    .bind(i32::try_from(iteration).unwrap_or(1))
+    .execute(&mut *conn)
+    .await
+    .map_err(db("recording a review request"))?;
+    let envelope = Envelope::new(request).with_run(state.run_id);
+    outbox::enqueue_message(conn, &StreamKey::from(streams::REVIEW_REQUEST), &envelope).await?;
+    Ok(())
+}
+
+/// Applies a review's outcome to the task and its pull request; returns what to tell the person.
+async fn record_review(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    task: &TaskRow,
+    result: &ReviewResult,
+) -> Result<String, StoreError> {
+    let summary = texts::clip(&result.summary, 300);
+    let (task_status, pr_state, text) = match (result.verdict, result.merged) {
+        (Verdict::Approved, true) => (
+            "merged",
+            "merged",
+            texts::task_merged(&task.title, result.pr_number, result.merge_sha.as_deref()),
+        ),
+        (Verdict::ChangesRequested, _) => (
+            "changes_requested",
+            "open",
+            texts::task_changes_requested(&task.title, result.pr_number, &summary),
+        ),
+        _ => (
+            "escalated",
+            "open",
+            texts::task_needs_person(&task.title, result.pr_number, &summary),
+        ),
+    };
+    sqlx::query("UPDATE tasks SET status = $2::task_status, updated_at = now() WHERE id = $1")
+        .bind(task.id)
+        .bind(task_status)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("recording a review on its task"))?;
+    sqlx::query(
+        "UPDATE pull_requests SET state = $3, merge_sha = $4, updated_at = now()
+         WHERE project_id = $1 AND number = $2",
+    )
+    .bind(state.project_id.0)
+    .bind(i64::try_from(result.pr_number).unwrap_or(i64::MAX))
+    .bind(pr_state)
+    .bind(&result.merge_sha)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("recording a review on its pull request"))?;
+    Ok(text)
 }
 
 /// A failed attempt: back to `pending` with the error for one retry, or `failed` for good.

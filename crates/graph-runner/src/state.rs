@@ -253,10 +253,13 @@ pub enum Waiting {
         /// The spec revision on show.
         rev: u32,
     },
-    /// Results of the coding workers running the project's tasks.
+    /// Results of the coding workers running the project's tasks, and of the reviews of their pull requests.
     Workers {
-        /// How many are running.
+        /// How many workers are running.
         running: u32,
+        /// How many pull requests are in review.
+        #[serde(default)]
+        reviewing: u32,
     },
 }
 
@@ -283,6 +286,15 @@ pub enum Answer {
         /// The press, to be answered.
         callback_query_id: String,
         /// The `chat:in` event.
+        event_id: EventId,
+    },
+    /// The reviewer finished reviewing a task's pull request.
+    ReviewFinished {
+        /// The task's key.
+        task_key: String,
+        /// What the reviewer decided and did.
+        result: Box<orch_contracts::messages::review::ReviewResult>,
+        /// Derived from the review id, so a result resumes the thread once.
         event_id: EventId,
     },
     /// A coding worker finished a task.

@@ -344,18 +344,43 @@ pub fn task_failed(
     )
 }
 
-/// The person wrote while workers run.
-pub fn building(running: u32) -> String {
+/// A task's pull request was approved and merged.
+pub fn task_merged(title: &str, number: u64, sha: Option<&str>) -> String {
+    let commit = sha
+        .map(|s| format!(" as {}", &s[..s.len().min(7)]))
+        .unwrap_or_default();
+    format!("🔀 {title}: review approved; pull request #{number} merged into main{commit}.")
+}
+
+/// The review asked for changes.
+pub fn task_changes_requested(title: &str, number: u64, summary: &str) -> String {
     format!(
-        "I'm building: {running} coding worker(s) are running. I'll report each as it finishes; /status shows progress."
+        "✏️ {title}: the review of pull request #{number} asks for changes: {summary} Reworking the task with the \
+         review's comments is the next step of the factory (not connected yet)."
+    )
+}
+
+/// The review needs a person (an escalation, or an approval that could not merge).
+pub fn task_needs_person(title: &str, number: u64, summary: &str) -> String {
+    format!(
+        "🙋 {title}: pull request #{number} needs a person: {summary} (asking you with buttons comes with the \
+         escalation step)."
+    )
+}
+
+/// The person wrote while workers run.
+pub fn building(running: u32, reviewing: u32) -> String {
+    format!(
+        "I'm building: {running} coding worker(s) running and {reviewing} pull request(s) in review. I'll report \
+         each as it finishes; /status shows progress."
     )
 }
 
 /// Nothing runs any more: where the build stands.
 pub fn build_settled(p: &crate::develop::Progress) -> String {
     let mut text = format!(
-        "🏁 Workers are done for now: {} task(s) with an open pull request, {} merged, {} failed",
-        p.in_review, p.merged, p.failed
+        "🏁 Workers and reviews are done for now: {} task(s) merged, {} waiting for a person, {} failed",
+        p.merged, p.needs_person, p.failed
     );
     if p.blocked > 0 {
         text.push_str(&format!(
@@ -363,9 +388,7 @@ pub fn build_settled(p: &crate::develop::Progress) -> String {
             p.blocked
         ));
     }
-    text.push_str(
-        ". Reviewing and merging the pull requests is the next step of the factory and is not connected yet.",
-    );
+    text.push('.');
     text
 }
 

@@ -1,25 +1,28 @@
-//! Brings coding workers' results into their threads.
+//! Brings coding workers' and reviews' results into their threads.
 //!
 //! A node must not block for the minutes a worker runs (the chat's other messages would wait behind it), so the
-//! `develop` step waits in an interrupt and this loop resumes it: every `poll` it lists the running tasks of
-//! active threads (from PostgreSQL, so a restarted runner picks up where the last one stopped), reads each
-//! task's `worker:result:<id>` stream without blocking, and hands a result to its thread. The resume is
-//! idempotent — the event id derives from the worker id and the thread records the events it applied — so two
-//! runners, or a crash right after a resume, never apply a result twice. An unreadable result is turned into a
-//! failure the thread can act on (a worker that lies about its result is a failed worker).
+//! `develop` step waits in an interrupt and this loop resumes it: every `poll` it lists the running and
+//! in-review tasks of active threads (from PostgreSQL, so a restarted runner picks up where the last one
+//! stopped), reads each one's `worker:result:<id>` or `review:result:<id>` stream without blocking, and hands a
+//! result to its thread. The resume is idempotent — the event id derives from the worker or review id and the
+//! thread records the events it applied — so two runners, or a crash right after a resume, never apply a
+//! result twice. An unreadable worker result is turned into a failure the thread can act on (a worker that lies
+//! about its result is a failed worker); an unreadable review result into an escalation.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use orch_bus::Bus;
+use orch_contracts::messages::review::{ReviewResult, Verdict};
 use orch_contracts::messages::worker::{WorkerResult, WorkerStatus};
-use orch_contracts::{ProjectId, streams};
+use orch_contracts::{EventId, ProjectId, ReviewId, streams};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use uuid::Uuid;
 
 use crate::conversations::Conversations;
-use crate::develop::worker_id;
+use crate::develop::{review_id, worker_id};
+use crate::state::Answer;
 
 /// A running task of an active thread.
 #[derive(Debug, sqlx::FromRow)]
@@ -49,8 +52,22 @@ pub async fn run(
     }
 }
 
-/// One pass over the running tasks; returns how many results were handed to threads.
+/// A task in review of an active thread.
+#[derive(Debug, sqlx::FromRow)]
+struct Reviewing {
+    project_id: Uuid,
+    key: String,
+    number: i64,
+    review_iterations: i32,
+    telegram_chat_id: i64,
+}
+
+/// One pass over the running and reviewed tasks; returns how many results were handed to threads.
 pub async fn pass(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usize> {
+    Ok(workers(conversations, bus).await? + reviews(conversations, bus).await?)
+}
+
+async fn workers(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usize> {
     let running = sqlx::query_as::<_, Running>(
         "SELECT t.project_id, t.key, t.attempts, t.branch, c.telegram_chat_id
          FROM tasks t
@@ -72,14 +89,77 @@ pub async fn pass(conversations: &Conversations, bus: &Bus) -> anyhow::Result<us
             Ok(None) => continue,
             Err(e) => unreadable(worker, &task.branch, &e.to_string()),
         };
+        let event_id = EventId(worker.0);
+        let answer = Answer::WorkerFinished {
+            task_key: task.key,
+            result: Box::new(result),
+            event_id,
+        };
         if conversations
-            .on_worker_result(task.telegram_chat_id, &task.key, result)
+            .on_factory_result(task.telegram_chat_id, event_id, answer)
             .await?
         {
             delivered += 1;
         }
     }
     Ok(delivered)
+}
+
+async fn reviews(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usize> {
+    let reviewing = sqlx::query_as::<_, Reviewing>(
+        "SELECT t.project_id, t.key, pr.number, pr.review_iterations, c.telegram_chat_id
+         FROM tasks t
+         JOIN pull_requests pr ON pr.task_id = t.id
+         JOIN threads th ON th.project_id = t.project_id AND th.is_active
+         JOIN chats c ON c.id = th.chat_id
+         WHERE t.status = 'in_review'",
+    )
+    .fetch_all(conversations.store.pool())
+    .await?;
+    let mut delivered = 0;
+    for task in reviewing {
+        let number = u64::try_from(task.number).unwrap_or_default();
+        let iteration = u32::try_from(task.review_iterations).unwrap_or_default();
+        let review = review_id(ProjectId(task.project_id), number, iteration);
+        let result = match bus
+            .wait_for_result::<ReviewResult>(
+                &streams::review_result(review),
+                Duration::from_millis(1),
+            )
+            .await
+        {
+            Ok(Some(envelope)) => envelope.body,
+            Ok(None) => continue,
+            Err(e) => unreadable_review(review, number, &e.to_string()),
+        };
+        let event_id = EventId(review.0);
+        let answer = Answer::ReviewFinished {
+            task_key: task.key,
+            result: Box::new(result),
+            event_id,
+        };
+        if conversations
+            .on_factory_result(task.telegram_chat_id, event_id, answer)
+            .await?
+        {
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
+
+/// A review result that cannot be read asks a person.
+fn unreadable_review(review: ReviewId, number: u64, reason: &str) -> ReviewResult {
+    ReviewResult {
+        review_id: review,
+        pr_number: number,
+        verdict: Verdict::Escalate,
+        summary: format!("the review's result could not be read: {reason}"),
+        comments: Vec::new(),
+        merged: false,
+        merge_sha: None,
+        conflict: false,
+    }
 }
 
 /// A result that cannot be read counts as a failure, with the reason.

@@ -1,11 +1,13 @@
-//! The develop step with a stand-in worker-spawner that really pushes to the (simulated) GitHub: the first
-//! wave runs in parallel, a failed worker is retried once with the error in its task, each pushed task gets a
-//! pull request, and the person hears about each as it finishes.
+//! The develop step with a stand-in worker-spawner that really pushes to the (simulated) GitHub and a stand-in
+//! reviewer that approves: the first wave runs in parallel, a failed worker is retried once with the error in
+//! its task, each pushed task gets a pull request and a review request, a merge unblocks the next wave, and the
+//! person hears about each step as it happens.
 
 use std::path::Path;
 use std::time::Duration;
 
 use orch_bus::Group;
+use orch_contracts::messages::review::{ReviewRequest, ReviewResult, Verdict};
 use orch_contracts::messages::worker::{AgentKind, WorkerResult, WorkerSpawn, WorkerStatus};
 use orch_contracts::{Envelope, StreamKey, streams};
 use orch_testkit::github::GithubSim;
@@ -144,18 +146,91 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Approves and "merges" every review request (the real reviewer is tested in its own crate).
+struct FakeReviewer {
+    group: Group,
+    seen: Vec<ReviewRequest>,
+}
+
+impl FakeReviewer {
+    async fn new(s: &Service) -> Self {
+        let group = Group::new(
+            &s.bus,
+            &StreamKey::from(streams::REVIEW_REQUEST),
+            "fake-reviewer",
+            "r",
+        );
+        group.ensure().await.expect("group");
+        Self {
+            group,
+            seen: Vec::new(),
+        }
+    }
+
+    async fn handle_some(&mut self, s: &Service) {
+        let entries = self
+            .group
+            .read_new(10, Duration::from_millis(100))
+            .await
+            .expect("read reviews");
+        for entry in entries {
+            let request = Envelope::<ReviewRequest>::from_fields(&entry.fields)
+                .expect("a valid review request")
+                .body;
+            let result = ReviewResult {
+                review_id: request.review_id,
+                pr_number: request.pr_number,
+                verdict: Verdict::Approved,
+                summary: "Small and matches the task.".into(),
+                comments: Vec::new(),
+                merged: true,
+                merge_sha: Some(format!("{:0>40}", request.pr_number)),
+                conflict: false,
+            };
+            s.bus
+                .publish_result(
+                    &streams::review_result(request.review_id),
+                    &Envelope::new(result),
+                )
+                .await
+                .expect("publish review");
+            self.group.ack(&[entry.id]).await.expect("ack");
+            self.seen.push(request);
+        }
+    }
+}
+
 // Multi-threaded: the stand-in spawner runs git synchronously against the simulator served by this runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_wave_runs_in_parallel_a_failure_is_retried_and_each_push_gets_a_pull_request() {
+async fn waves_run_in_parallel_failures_retry_and_merges_unblock_the_next_wave() {
     let (s, sim) = factory(Answer::text(plan().to_string())).await;
     let mut spawner = FakeSpawner::new(&s).await;
+    let mut reviewer = FakeReviewer::new(&s).await;
     let replies = approve(&s, 5).await;
     assert!(text(&replies[4]).contains("Started 2 coding worker(s)"));
 
+    // forecast pushes; bot fails once and is retried; both get reviewed and merged; then morning-push runs.
     spawner.handle(&s, &sim, 3, "bot").await;
-    // forecast pushed; bot failed, retried, pushed; then the step reports and ends.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while reviewer.seen.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reviews: {:?}",
+            reviewer.seen
+        );
+        reviewer.handle_some(&s).await;
+    }
+    spawner.handle(&s, &sim, 4, "bot").await;
+    while reviewer.seen.len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reviews: {:?}",
+            reviewer.seen
+        );
+        reviewer.handle_some(&s).await;
+    }
     let texts: Vec<String> = s
-        .replies(5, WAIT)
+        .replies(10, WAIT)
         .await
         .iter()
         .map(|a| text(a).to_owned())
@@ -176,19 +251,36 @@ async fn the_first_wave_runs_in_parallel_a_failure_is_retried_and_each_push_gets
         1,
         "{texts:#?}"
     );
+    assert_eq!(has("✅ Bot commands: pushed and verified"), 1, "{texts:#?}");
+    assert_eq!(has("🔀"), 3, "three merges: {texts:#?}");
     assert_eq!(
-        has("✅ Bot commands: pushed and verified; pull request #"),
+        has("Started 1 coding worker(s): Morning push"),
         1,
         "{texts:#?}"
     );
     assert!(
-        texts[4].contains("2 task(s) with an open pull request, 0 merged, 0 failed, 1 waiting"),
+        texts[9].contains("3 task(s) merged, 0 waiting for a person, 0 failed"),
         "{texts:#?}"
     );
+    let started_push = texts
+        .iter()
+        .position(|t| t.contains("Morning push"))
+        .expect("push");
+    let merges_before = texts[..started_push]
+        .iter()
+        .filter(|t| t.contains("🔀"))
+        .count();
+    assert_eq!(
+        merges_before, 2,
+        "the second wave starts after both merges: {texts:#?}"
+    );
 
-    // What the spawner was asked: parallel first wave, the retry carries the error, nothing for the blocked task.
+    // What the spawner and the reviewer were asked.
     let branches: Vec<&str> = spawner.seen.iter().map(|sp| sp.branch.as_str()).collect();
-    assert_eq!(branches, ["task/forecast", "task/bot", "task/bot"]);
+    assert_eq!(
+        branches,
+        ["task/forecast", "task/bot", "task/bot", "task/morning-push"]
+    );
     assert!(
         spawner
             .seen
@@ -202,28 +294,40 @@ async fn the_first_wave_runs_in_parallel_a_failure_is_retried_and_each_push_gets
             .contains("The previous attempt failed")
     );
     assert_ne!(spawner.seen[1].worker_id, spawner.seen[2].worker_id);
+    assert!(
+        reviewer
+            .seen
+            .iter()
+            .all(|r| r.iteration == 1 && r.merge_when_approved)
+    );
+    assert!(
+        reviewer
+            .seen
+            .iter()
+            .all(|r| r.spec_summary.contains("Morning forecasts"))
+    );
 
-    let pulls = sim.pull_requests().await;
-    assert_eq!(pulls.len(), 2, "one pull request per pushed task");
     assert_eq!(
-        s.count("SELECT count(*) FROM tasks WHERE status = 'in_review'")
-            .await,
-        2
+        sim.pull_requests().await.len(),
+        3,
+        "one pull request per pushed task"
     );
     assert_eq!(
-        s.count("SELECT count(*) FROM tasks WHERE key = 'morning-push' AND status = 'pending' AND attempts = 0")
+        s.count("SELECT count(*) FROM tasks WHERE status = 'merged'")
             .await,
-        1
+        3
     );
     assert_eq!(
-        s.count("SELECT count(*) FROM pull_requests WHERE state = 'open'")
-            .await,
-        2
+        s.count(
+            "SELECT count(*) FROM pull_requests WHERE state = 'merged' AND merge_sha IS NOT NULL"
+        )
+        .await,
+        3
     );
     assert_eq!(
         s.count("SELECT COALESCE(SUM(cost_usd_micros), 0)::bigint FROM llm_usage WHERE source = 'worker'")
             .await,
-        300_000,
+        450_000,
         "each pushed worker's usage charged once"
     );
     assert!(
