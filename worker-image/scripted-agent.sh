@@ -48,9 +48,10 @@ record() {
 
 fork_bomb() {
     say "fork bomb"
-    bomb() { bomb | bomb & }
-    bomb
-    while :; do sleep 1; done
+    # perl (perl-base is in every Debian and Ubuntu image) keeps forking after a failed fork, so the bomb stays
+    # pinned at the pids limit; a shell bomb gives up at its first "Cannot fork" and collapses by itself before
+    # the spawner's pids watch can see it pinned.
+    exec perl -e 'while (1) { fork }'
 }
 
 fake_push() {

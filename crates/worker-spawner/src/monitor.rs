@@ -122,8 +122,10 @@ fn cut(line: &str) -> String {
     format!("{}…", &line[..end])
 }
 
-/// Samples the pid count; returns once it has sat at `limit` for `kill_after`. `hit` is set as soon as the
-/// limit is reached at all. Sampling errors are ignored (the container may be exiting).
+/// Samples the pid count; returns once it has sat at (or just under) `limit` for `kill_after`. `hit` is set as
+/// soon as that is reached at all. "Just under" is within `limit / 16` (at least 1): at the limit, processes
+/// that fail to fork exit and others take their place, so the count hovers rather than sits exactly at the
+/// limit. Sampling errors are ignored (the container may be exiting).
 pub async fn watch_pids(
     containers: Containers,
     container: String,
@@ -134,12 +136,13 @@ pub async fn watch_pids(
 ) {
     let mut pinned_since: Option<Instant> = None;
     let mut tick = tokio::time::interval(interval);
+    let pinned_at = limit.saturating_sub((limit / 16).max(1));
     loop {
         tick.tick().await;
         let Ok(Some(current)) = containers.pids(&container).await else {
             continue;
         };
-        if current >= limit {
+        if current >= pinned_at {
             hit.store(true, Ordering::Relaxed);
             let since = *pinned_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= kill_after {
