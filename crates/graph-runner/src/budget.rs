@@ -3,11 +3,10 @@
 //! re-arms them). At 100% the model calls themselves are refused before they are made (orch-llm).
 
 use orch_graph::Ctx;
-use orch_graph::effects::{self, EffectError};
+use orch_graph::effects::EffectError;
 use orch_store::budget_alerts;
 
 use crate::nodes::Deps;
-use crate::relay;
 use crate::state::Conversation;
 use crate::texts;
 
@@ -19,27 +18,22 @@ impl Deps {
         state: &Conversation,
         ctx: &Ctx,
     ) -> Result<(), EffectError> {
-        let (project, chat, run) = (state.project_id, state.chat_id, state.run_id);
-        let warned =
-            effects::once_in_tx(self.store.pool(), &ctx.effect_key("budget"), move |conn| {
-                Box::pin(async move {
-                    let Some(crossed) = budget_alerts::record_crossed(&mut *conn, project).await?
-                    else {
-                        return Ok(false);
-                    };
-                    let text = texts::budget_warning(
-                        crossed.threshold_pct,
-                        crossed.spent_usd_micros,
-                        crossed.budget_usd_micros,
-                    );
-                    relay::enqueue(conn, chat, Some(run), vec![texts::send(text)]).await?;
-                    Ok(true)
-                })
+        let project = state.project_id;
+        self.write_once(ctx, "budget", state, move |conn| {
+            Box::pin(async move {
+                let crossed = budget_alerts::record_crossed(conn, project).await?;
+                Ok(crossed
+                    .map(|c| {
+                        texts::send(texts::budget_warning(
+                            c.threshold_pct,
+                            c.spent_usd_micros,
+                            c.budget_usd_micros,
+                        ))
+                    })
+                    .into_iter()
+                    .collect())
             })
-            .await?;
-        if warned {
-            self.wake.notify();
-        }
-        Ok(())
+        })
+        .await
     }
 }

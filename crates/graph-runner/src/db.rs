@@ -7,7 +7,6 @@
 use orch_contracts::{EventId, ProjectId, RunId};
 use orch_graph::ThreadKey;
 use orch_store::StoreError;
-use orch_store::model_configs::ModelConfig;
 use orch_store::projects::{self, NewProject, ProjectStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -285,32 +284,6 @@ pub async fn rename_project(
     .await
     .map_err(db("renaming a project"))?;
     Ok(())
-}
-
-/// Inserts a model configuration unless its role has one; returns true when it inserted.
-pub async fn seed_model_config(
-    conn: &mut PgConnection,
-    c: &ModelConfig,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query!(
-        "INSERT INTO model_configs (role, provider, model, endpoint, api_key_ref, temperature, max_tokens,
-                                    system_prompt, input_price_per_mtok_micros, output_price_per_mtok_micros)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (role) DO NOTHING",
-        c.role,
-        c.provider,
-        c.model,
-        c.endpoint,
-        c.api_key_ref,
-        c.temperature,
-        c.max_tokens,
-        c.system_prompt,
-        c.input_price_per_mtok_micros,
-        c.output_price_per_mtok_micros
-    )
-    .execute(conn)
-    .await
-    .map_err(db("seeding a model config"))?;
-    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

@@ -171,34 +171,22 @@ impl Deps {
         } else {
             None
         };
-        let (state, result, repo) = (state.clone(), result.clone(), repo.clone());
-        effects::once_in_tx(
-            self.store.pool(),
-            &ctx.effect_key("finished"),
-            move |conn| {
-                Box::pin(async move {
-                    record_usage(conn, &state, &task, &result).await?;
-                    let text = match &pull {
-                        Some(pull) => {
-                            to_review(conn, &state, &task, pull).await?;
-                            request_review(conn, &state, &repo, &task, pull).await?;
-                            texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref())
-                        }
-                        None => fail_or_retry(conn, &task, &result).await?,
-                    };
-                    relay::enqueue(
-                        conn,
-                        state.chat_id,
-                        Some(state.run_id),
-                        vec![texts::send(text)],
-                    )
-                    .await?;
-                    Ok(())
-                })
-            },
-        )
+        let (owned, result, repo) = (state.clone(), result.clone(), repo.clone());
+        self.write_once(ctx, "finished", state, move |conn| {
+            Box::pin(async move {
+                record_usage(conn, &owned, &task, &result).await?;
+                let text = match &pull {
+                    Some(pull) => {
+                        to_review(conn, &owned, &task, pull).await?;
+                        request_review(conn, &owned, &repo, &task, pull).await?;
+                        texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref())
+                    }
+                    None => fail_or_retry(conn, &task, &result).await?,
+                };
+                Ok(vec![texts::send(text)])
+            })
+        })
         .await?;
-        self.wake.notify();
         Ok(())
     }
 
@@ -211,26 +199,14 @@ impl Deps {
         result: &ReviewResult,
     ) -> Result<(), NodeError> {
         let task = self.task(state, task_key).await?;
-        let (state, result) = (state.clone(), result.clone());
-        effects::once_in_tx(
-            self.store.pool(),
-            &ctx.effect_key("reviewed"),
-            move |conn| {
-                Box::pin(async move {
-                    let text = record_review(conn, &state, &task, &result).await?;
-                    relay::enqueue(
-                        conn,
-                        state.chat_id,
-                        Some(state.run_id),
-                        vec![texts::send(text)],
-                    )
-                    .await?;
-                    Ok(())
-                })
-            },
-        )
+        let (owned, result) = (state.clone(), result.clone());
+        self.write_once(ctx, "reviewed", state, move |conn| {
+            Box::pin(async move {
+                let text = record_review(conn, &owned, &task, &result).await?;
+                Ok(vec![texts::send(text)])
+            })
+        })
         .await?;
-        self.wake.notify();
         Ok(())
     }
 

@@ -21,7 +21,6 @@ use orch_factory::{
     ARCHITECT_ROLE, ArchitectError, GitCredentials, RepositorySetup, ensure_repository, plan_build,
 };
 use orch_github::{Github, GithubAuth, GithubConfig, GithubError};
-use orch_graph::effects;
 use orch_graph::{Ctx, NodeError};
 use orch_llm::{CallContext, LlmError, check_budget};
 use sqlx::PgConnection;
@@ -29,7 +28,6 @@ use tokio::sync::OnceCell;
 
 use crate::config::{GithubSettings, WorkerSettings};
 use crate::nodes::{Deps, current_spec};
-use crate::relay;
 use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
 use crate::texts;
 
@@ -199,22 +197,14 @@ impl Deps {
             tasks: u32::try_from(plan.tasks.len()).unwrap_or(u32::MAX),
         };
         let text = texts::repository_ready(&repository, setup.html_url.as_deref(), plan);
-        let (state, plan) = (state.clone(), plan.clone());
-        effects::once_in_tx(self.store.pool(), &ctx.effect_key("record"), move |conn| {
+        let (owned, plan) = (state.clone(), plan.clone());
+        self.write_once(ctx, "record", state, move |conn| {
             Box::pin(async move {
-                insert_tasks(&mut *conn, &state, &plan).await?;
-                relay::enqueue(
-                    conn,
-                    state.chat_id,
-                    Some(state.run_id),
-                    vec![texts::send(text)],
-                )
-                .await?;
-                Ok(())
+                insert_tasks(&mut *conn, &owned, &plan).await?;
+                Ok(vec![texts::send(text)])
             })
         })
         .await?;
-        self.wake.notify();
         Ok(repository)
     }
 }

@@ -325,12 +325,32 @@ impl Deps {
         state: &Conversation,
         actions: Vec<ChatAction>,
     ) -> Result<(), EffectError> {
+        self.write_once(ctx, name, state, move |_| {
+            Box::pin(async move { Ok(actions) })
+        })
+        .await
+    }
+
+    /// Runs `write` and queues the actions it returns on `chat:out`, exactly once per task: the writes, the
+    /// outbox rows and the effect record of `<task>/<name>` commit in one transaction.
+    pub(crate) async fn write_once<F>(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        state: &Conversation,
+        write: F,
+    ) -> Result<(), EffectError>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> effects::TxEffect<'c, Vec<ChatAction>>
+            + Send
+            + 'static,
+    {
         let (chat, run) = (state.chat_id, state.run_id);
         effects::once_in_tx(self.store.pool(), &ctx.effect_key(name), move |conn| {
             Box::pin(async move {
-                relay::enqueue(conn, chat, Some(run), actions)
-                    .await
-                    .map_err(Into::into)
+                let actions = write(&mut *conn).await?;
+                relay::enqueue(conn, chat, Some(run), actions).await?;
+                Ok(())
             })
         })
         .await?;

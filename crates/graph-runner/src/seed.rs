@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::ModelSeed;
-use crate::db;
 
 /// A role the graph calls, and the system prompt its seeded row starts with.
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +100,7 @@ async fn insert(store: &Store, row: &ModelConfig) -> Result<bool, orch_store::St
                 action: "acquiring a connection to seed a model config",
                 source,
             })?;
-    db::seed_model_config(&mut conn, row).await
+    model_configs::insert_if_missing(&mut conn, row).await
 }
 
 /// Logs a warning when the role has no row (nothing is seeded).

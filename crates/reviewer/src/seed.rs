@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use orch_llm::{ConfigError, Route};
-use orch_store::model_configs::ModelConfig;
+use orch_store::model_configs::{self, ModelConfig};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -53,23 +53,13 @@ pub async fn insert_until_done(pool: &PgPool, row: &ModelConfig, shutdown: &Canc
     }
 }
 
-async fn insert(pool: &PgPool, c: &ModelConfig) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "INSERT INTO model_configs (role, provider, model, endpoint, api_key_ref, temperature, max_tokens,
-                                    system_prompt, input_price_per_mtok_micros, output_price_per_mtok_micros)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (role) DO NOTHING",
-        c.role,
-        c.provider,
-        c.model,
-        c.endpoint,
-        c.api_key_ref,
-        c.temperature,
-        c.max_tokens,
-        c.system_prompt,
-        c.input_price_per_mtok_micros,
-        c.output_price_per_mtok_micros
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+async fn insert(pool: &PgPool, c: &ModelConfig) -> Result<bool, orch_store::StoreError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|source| orch_store::StoreError::Database {
+            action: "acquiring a connection to seed a model config",
+            source,
+        })?;
+    model_configs::insert_if_missing(&mut conn, c).await
 }

@@ -70,3 +70,29 @@ pub async fn upsert(conn: &mut PgConnection, c: &ModelConfig) -> Result<(), Stor
     .map_err(StoreError::db("saving a model config"))?;
     Ok(())
 }
+
+/// Inserts a model configuration unless its role has one; returns true when it inserted.
+pub async fn insert_if_missing(
+    conn: &mut PgConnection,
+    c: &ModelConfig,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        "INSERT INTO model_configs (role, provider, model, endpoint, api_key_ref, temperature, max_tokens,
+                                    system_prompt, input_price_per_mtok_micros, output_price_per_mtok_micros)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (role) DO NOTHING",
+        c.role,
+        c.provider,
+        c.model,
+        c.endpoint,
+        c.api_key_ref,
+        c.temperature,
+        c.max_tokens,
+        c.system_prompt,
+        c.input_price_per_mtok_micros,
+        c.output_price_per_mtok_micros
+    )
+    .execute(conn)
+    .await
+    .map_err(StoreError::db("seeding a model config"))?;
+    Ok(done.rows_affected() == 1)
+}
