@@ -44,6 +44,32 @@ pub struct GraphRunnerConfig {
     pub github: Option<GithubSettings>,
     /// How tasks run on coding workers (`GRAPH_RUNNER__WORKERS__*`).
     pub workers: WorkerSettings,
+    /// Zavhoz, which gives each project its own handle to the workers' git token
+    /// (`GRAPH_RUNNER__ZAVHOZ__*`). Unset: every worker gets `GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE`.
+    pub zavhoz: Option<ZavhozSettings>,
+}
+
+/// How the graph-runner reaches zavhoz (as its own identity, `graph_runner`: it may allocate, never resolve)
+/// and which secret the projects' git token handles point at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZavhozSettings {
+    /// Zavhoz's gRPC address (`…__ZAVHOZ__URL`), e.g. `http://127.0.0.1:50051`.
+    pub url: String,
+    /// This service's token from `scripts/zavhoz-mint-token.sh graph-runner` (`…__ZAVHOZ__TOKEN`); zavhoz
+    /// holds its digest in `ZAVHOZ__CALLERS__GRAPH_RUNNER`. Redacted in `Debug`.
+    pub token: secrecy::SecretString,
+    /// The secrets.yaml path of the workers' git token (`…__ZAVHOZ__GIT_TOKEN_SOPS_PATH`), e.g.
+    /// `git.workers_token`.
+    pub git_token_sops_path: String,
+    /// Lease of each project's handle in seconds (`…__ZAVHOZ__GIT_TOKEN_LEASE_SECS`), default 2592000 (30
+    /// days, zavhoz's default maximum): the handle is reusable by every worker of the project until then.
+    #[serde(default = "default_git_token_lease")]
+    pub git_token_lease_secs: u64,
+}
+
+fn default_git_token_lease() -> u64 {
+    30 * 24 * 3600
 }
 
 /// How the factory runs tasks on coding workers.
@@ -126,6 +152,7 @@ impl Default for GraphRunnerConfig {
             architect: None,
             github: None,
             workers: WorkerSettings::default(),
+            zavhoz: None,
         }
     }
 }

@@ -5,12 +5,15 @@
 //!   always follow the same plan);
 //! - the scaffold's commit date is recorded the same way, so a retried setup builds the same commit;
 //! - the repository setup is idempotent by itself (an existing repository or `main` is adopted);
-//! - the tasks rows and the message to the person commit together in one effect transaction.
+//! - the tasks rows and the message to the person commit together in one effect transaction;
+//! - with zavhoz configured, the project's git token handle is allocated once ([`crate::git_token`]), before
+//!   anything is planned or created.
 //!
 //! A plan the model cannot get right (garbage or an invalid plan twice) ends the step with a message to the
 //! person instead of a retry loop; a spent budget pauses the step until the person writes again (after an
 //! operator raised it); unreachable models and GitHub failures fail the step, so the event that led here is
-//! retried by the bus like any other.
+//! retried by the bus like any other. Zavhoz failures are told to the person: unreachable → the step is
+//! retried; refused (credentials, the secret's path) → the step waits for the person's next message.
 
 use std::sync::Arc;
 
@@ -27,6 +30,7 @@ use sqlx::PgConnection;
 use tokio::sync::OnceCell;
 
 use crate::config::{GithubSettings, WorkerSettings};
+use crate::git_token::{self, GitTokenError, GitTokens};
 use crate::nodes::{Deps, current_spec};
 use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
 use crate::texts;
@@ -39,11 +43,18 @@ pub struct Factory {
     github: Arc<OnceCell<Github>>,
     /// How tasks run on coding workers.
     pub workers: WorkerSettings,
+    /// Per-project git token handles from zavhoz; `None`: workers get `workers.git_token_handle`.
+    pub git_tokens: Option<GitTokens>,
 }
 
 impl Factory {
-    /// The factory for `settings`; `None` when GitHub is not configured.
-    pub fn new(settings: Option<&GithubSettings>, workers: &WorkerSettings) -> Option<Self> {
+    /// The factory for `settings`; `None` when GitHub is not configured. With `git_tokens`, each project's
+    /// workers get their own git token handle from zavhoz.
+    pub fn new(
+        settings: Option<&GithubSettings>,
+        workers: &WorkerSettings,
+        git_tokens: Option<GitTokens>,
+    ) -> Option<Self> {
         let settings = settings?;
         let auth = GithubAuth::Token {
             token: settings.token.clone(),
@@ -56,6 +67,7 @@ impl Factory {
             },
             github: Arc::new(OnceCell::new()),
             workers: workers.clone(),
+            git_tokens,
         })
     }
 
@@ -90,6 +102,10 @@ impl Deps {
                 .wait_for_budget(state, ctx, spent_usd_micros, budget_usd_micros)
                 .await;
         }
+        let git_token_handle = match self.git_token(state, ctx, factory).await? {
+            Ok(handle) => handle,
+            Err(error) => return self.git_token_failed(state, ctx, error).await,
+        };
         let plan = match self.plan(state, &spec, ctx).await? {
             PlanOutcome::Planned(plan) => plan,
             PlanOutcome::Invalid(reason) => return self.plan_failed(state, ctx, &reason).await,
@@ -109,7 +125,9 @@ impl Deps {
                 Ok::<_, NodeError>(setup)
             })
             .await?;
-        let repository = self.record(state, ctx, &plan, setup).await?;
+        let repository = self
+            .record(state, ctx, &plan, setup, git_token_handle)
+            .await?;
         Ok(ConversationUpdate {
             repository: Some(repository),
             next: Some(Next::Develop),
@@ -144,6 +162,61 @@ impl Deps {
         .await
     }
 
+    /// The project's git token handle from zavhoz, allocated once per step (a re-run reuses the recorded
+    /// handle; zavhoz returns the same resource for the project's key anyway). `Ok(None)` without zavhoz;
+    /// `Ok(Err(_))` when zavhoz gave none (nothing is recorded, so the next run asks again).
+    async fn git_token(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        factory: &Factory,
+    ) -> Result<Result<Option<String>, GitTokenError>, NodeError> {
+        let Some(tokens) = &factory.git_tokens else {
+            return Ok(Ok(None));
+        };
+        let mut failure = None;
+        let slot = &mut failure;
+        let allocated = ctx
+            .once("git-token", |_| async move {
+                let allocated = tokens.allocate(state.owner_user_id, state.project_id).await;
+                allocated.map_err(|error| {
+                    let node_error = NodeError::msg(&error);
+                    *slot = Some(error);
+                    node_error
+                })
+            })
+            .await;
+        match (allocated, failure) {
+            (Ok(handle), _) => Ok(Ok(Some(handle))),
+            (Err(_), Some(error)) => Ok(Err(error)),
+            (Err(error), None) => Err(error),
+        }
+    }
+
+    /// Zavhoz gave no git token handle: tell the person once. Unreachable → fail the step, so the bus retries
+    /// it; refused → wait for the person's next message (after an operator fixed the cause).
+    async fn git_token_failed(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        error: GitTokenError,
+    ) -> Result<ConversationUpdate, NodeError> {
+        tracing::warn!(
+            project_id = %state.project_id,
+            error = %error,
+            "zavhoz gave the project no git token handle"
+        );
+        if git_token::is_transient(&error) {
+            let text = git_token::unavailable_text();
+            self.send_once(ctx, "git-token-unavailable", state, vec![texts::send(text)])
+                .await?;
+            return Err(NodeError::from(error));
+        }
+        let text = git_token::refused_text(&error);
+        self.wait_for_text(state, ctx, "git-token-refused", text)
+            .await
+    }
+
     /// The project has spent its budget: say so once and wait for the person; their next message (after an
     /// operator raised the budget) runs the architect again.
     async fn wait_for_budget(
@@ -154,12 +227,24 @@ impl Deps {
         budget: i64,
     ) -> Result<ConversationUpdate, NodeError> {
         let text = texts::over_budget(spent, budget);
-        self.send_once(ctx, "over-budget", state, vec![texts::send(text.clone())])
+        self.wait_for_text(state, ctx, "over-budget", text).await
+    }
+
+    /// Sends `text` once (effect `name`) and waits for the person's next message, which runs the architect
+    /// again.
+    async fn wait_for_text(
+        &self,
+        state: &Conversation,
+        ctx: &Ctx,
+        name: &str,
+        text: String,
+    ) -> Result<ConversationUpdate, NodeError> {
+        self.send_once(ctx, name, state, vec![texts::send(text.clone())])
             .await?;
         let answer: Answer = ctx.interrupt(Waiting::Text { asked: text })?;
         let Answer::Text { event_id, .. } = answer else {
             return Err(NodeError::msg(format!(
-                "expected a text while waiting for budget, got {answer:?}"
+                "expected a text while the architect waits ({name}), got {answer:?}"
             )));
         };
         Ok(ConversationUpdate {
@@ -189,12 +274,14 @@ impl Deps {
         ctx: &Ctx,
         plan: &BuildPlan,
         setup: RepositorySetup,
+        git_token_handle: Option<String>,
     ) -> Result<RepositoryRef, NodeError> {
         let repository = RepositoryRef {
             full_name: format!("{}/{}", setup.owner, setup.name),
             clone_url: setup.clone_url.clone(),
             main_sha: setup.main_sha.clone(),
             tasks: u32::try_from(plan.tasks.len()).unwrap_or(u32::MAX),
+            git_token_handle,
         };
         let text = texts::repository_ready(&repository, setup.html_url.as_deref(), plan);
         let (owned, plan) = (state.clone(), plan.clone());

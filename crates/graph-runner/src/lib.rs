@@ -13,7 +13,8 @@
 //! - [`handler`]: the `chat:in` handler (idempotency, retries, model trouble).
 //! - [`conversations`]: applying an event to a thread; [`commands`]: the commands.
 //! - [`graph`], [`nodes`], [`state`]: the brainstorm graph; [`prompt`]: what the model is told.
-//! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory).
+//! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory);
+//!   [`git_token`]: each project's git token handle for its workers, from zavhoz.
 //! - [`develop`]: tasks on coding workers and their pull requests; [`watcher`]: brings worker results in.
 //! - [`budget`]: warnings at 80% and 100% of a project's budget.
 //! - [`relay`]: replies through the outbox; [`texts`]: what the person reads; [`callback`]: button data.
@@ -28,6 +29,7 @@ pub mod db;
 pub mod develop;
 pub mod error;
 pub mod factory;
+pub mod git_token;
 pub mod graph;
 pub mod handler;
 pub mod nodes;
@@ -94,7 +96,12 @@ impl Service for Application {
             seed::check(seed, seed::ARCHITECT)
                 .context("GRAPH_RUNNER__ARCHITECT__* is not a usable model configuration")?;
         }
-        let factory = factory::Factory::new(config.github.as_ref(), &config.workers);
+        let git_tokens = config
+            .zavhoz
+            .as_ref()
+            .map(git_token::GitTokens::new)
+            .transpose()?;
+        let factory = factory::Factory::new(config.github.as_ref(), &config.workers, git_tokens);
         let store = infra::store(&common, config.db_pool_size).await?;
         let bus = infra::bus(&common)?;
         let wake = Wake::default();

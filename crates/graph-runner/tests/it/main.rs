@@ -8,4 +8,5 @@ mod conversation;
 mod crash;
 mod develop;
 mod e2e;
+mod git_token;
 mod support;
