@@ -7,6 +7,10 @@
 # approves the spec, which lands in PostgreSQL; then everything drains on SIGTERM. The model is the LLM
 # simulator playing scripts/demo/brainstorm.yaml. The repository → parallel workers → review → merge part of
 # the pipeline joins this script as it lands (issue 6).
+#
+# The coding workers' git token is a fresh canary each run (SOPS+age file → zavhoz → worker-spawner → worker);
+# after the run, scripts/demo/canary-scan.py checks it leaked nowhere (logs, Redis, PostgreSQL, LLM requests)
+# and that the workers did push with it. The demo fails if the scan does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,9 +74,13 @@ if [ -z "$BRIDGE" ]; then
 fi
 GH_URL=http://$BRIDGE:$GH_PORT
 rm -rf "$DEMO_DIR/github" "$DEMO_DIR/secrets"
+# The workers' account `worker` pushes with the canary token, which exists only in this run's secrets file.
+random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+CANARY=ghp_canary_$(random_hex)
 "$BIN/github-sim" --listen "$BRIDGE:$GH_PORT" --data-dir "$DEMO_DIR/github" \
-    --token orchestrator:ghp_demo_orchestrator --token reviewer:ghp_demo_reviewer \
-    --org-member acme:orchestrator --org-member acme:reviewer >"$DEMO_DIR/logs/github-sim.log" 2>&1 &
+    --token orchestrator:ghp_demo_orchestrator --token reviewer:ghp_demo_reviewer --token "worker:$CANARY" \
+    --org-member acme:orchestrator --org-member acme:reviewer --org-member acme:worker \
+    >"$DEMO_DIR/logs/github-sim.log" 2>&1 &
 GH_PID=$!
 # The models: seeded into model_configs on first start only (an operator's row is never overwritten).
 export GRAPH_RUNNER__BRAINSTORM__PROVIDER=openai_compatible GRAPH_RUNNER__BRAINSTORM__MODEL=sim-model
@@ -89,27 +97,43 @@ export GRAPH_RUNNER__GITHUB__TOKEN=ghp_demo_orchestrator
 export REVIEWER__GITHUB_API_URL=$GH_URL REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
 export REVIEWER__MODEL__PROVIDER=openai_compatible REVIEWER__MODEL__MODEL=sim-model
 export REVIEWER__MODEL__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
-# Coding workers: the scripted agent of the offline worker image, a git token behind a handle. In production the
-# handle comes from zavhoz; here the spawner's development `file` backend holds the one value.
-DEMO_HANDLE=hdl_demogittoken0000000000000001
+# Coding workers: the scripted agent of the offline worker image; their git token comes from zavhoz as in
+# production. The secrets file is made with our own CLI, encrypted to an age key made for this run (the test key
+# of crates/sops/tests/fixtures when Python's cryptography is missing); the canary is its only git token.
 mkdir -p "$DEMO_DIR/secrets" && chmod 700 "$DEMO_DIR/secrets"
-printf ghp_demo_orchestrator >"$DEMO_DIR/secrets/$DEMO_HANDLE"
-export GRAPH_RUNNER__WORKERS__AGENT=scripted GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE=$DEMO_HANDLE
+SECRETS=$DEMO_DIR/secrets/secrets.yaml AGE_KEY=$DEMO_DIR/secrets/age-key.txt
+if ! recipient=$(python3 scripts/demo/age-keygen.py "$AGE_KEY"); then
+    cp crates/sops/tests/fixtures/age-key.txt "$AGE_KEY"
+    recipient=$(sed -n 's/^# public key: //p' "$AGE_KEY")
+fi
+SECRETS_FILE=$SECRETS "$BIN/orchestrator" secrets init --recipient "$recipient" >/dev/null
+printf %s "$CANARY" | SECRETS_FILE=$SECRETS SOPS_AGE_KEY_FILE=$AGE_KEY \
+    "$BIN/orchestrator" secrets set git.workers_token - >/dev/null
+export ZAVHOZ__SECRETS_FILE=$SECRETS ZAVHOZ__AGE_KEY_FILE=$AGE_KEY
+# Each caller has its own zavhoz token, given to that service only; zavhoz holds their digests. graph-runner
+# allocates the project's handle (`git-token:<project>`) and may not resolve it; the spawner resolves it.
+GRAPH_RUNNER_ZAVHOZ_TOKEN=zvh_$(random_hex) SPAWNER_ZAVHOZ_TOKEN=zvh_$(random_hex)
+digest() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+export ZAVHOZ__CALLERS__GRAPH_RUNNER=sha256:$(digest "$GRAPH_RUNNER_ZAVHOZ_TOKEN")
+export ZAVHOZ__CALLERS__WORKER_SPAWNER=sha256:$(digest "$SPAWNER_ZAVHOZ_TOKEN")
+declare -A OWN_ENV=([graph-runner]="GRAPH_RUNNER__ZAVHOZ__TOKEN=$GRAPH_RUNNER_ZAVHOZ_TOKEN"
+    [worker-spawner]="WORKER_SPAWNER__ZAVHOZ__TOKEN=$SPAWNER_ZAVHOZ_TOKEN")
+ZAVHOZ_URL=http://127.0.0.1:50051
+export GRAPH_RUNNER__ZAVHOZ__URL=$ZAVHOZ_URL GRAPH_RUNNER__ZAVHOZ__GIT_TOKEN_SOPS_PATH=git.workers_token
+export WORKER_SPAWNER__SECRETS__BACKEND=zavhoz WORKER_SPAWNER__ZAVHOZ__URL=$ZAVHOZ_URL
+export GRAPH_RUNNER__WORKERS__AGENT=scripted
 export GRAPH_RUNNER__WORKERS__MEMORY_MIB=512 GRAPH_RUNNER__WORKERS__CPU_MILLIS=1000 GRAPH_RUNNER__WORKERS__TIMEOUT_SECS=300
-export WORKER_SPAWNER__SECRETS__BACKEND=file WORKER_SPAWNER__SECRETS__DIR=$DEMO_DIR/secrets
 export WORKER_SPAWNER__EGRESS__ALLOW=$BRIDGE:$GH_PORT WORKER_SPAWNER__GITHUB_API_URL=$GH_URL
 export TELEGRAM_GATEWAY__BOT_TOKEN=$DEMO_TOKEN TELEGRAM_GATEWAY__API_URL=http://127.0.0.1:$SIM_PORT
 export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIMEOUT_SECS=2
-# zavhoz reads the demo's secrets with a test-only age key (crates/sops/tests/fixtures; never use it elsewhere).
-export ZAVHOZ__SECRETS_FILE=crates/sops/tests/fixtures/secrets.enc.yaml ZAVHOZ__AGE_KEY_FILE=crates/sops/tests/fixtures/age-key.txt
-ZAVHOZ__CALLERS__WORKER_SPAWNER=sha256:$(printf demo | sha256sum | cut -d' ' -f1)
-export ZAVHOZ__CALLERS__WORKER_SPAWNER
 # No Sysbox here: plain runc, and the worker image built offline.
 export WORKER_SPAWNER__DOCKER__RUNTIME=runc
 WORKER_SPAWNER__DOCKER__IMAGE=$(scripts/build-test-image.sh)
 export WORKER_SPAWNER__DOCKER__IMAGE
 for svc in api telegram-gateway graph-runner zavhoz worker-spawner reviewer devops-runner; do
-    env "$(prefix "$svc")__HTTP_LISTEN=127.0.0.1:${PORTS[$svc]}" "$BIN/$svc" >"$DEMO_DIR/logs/$svc.log" 2>&1 &
+    # shellcheck disable=SC2086 # OWN_ENV holds at most one NAME=value without spaces
+    env "$(prefix "$svc")__HTTP_LISTEN=127.0.0.1:${PORTS[$svc]}" ${OWN_ENV[$svc]:-} "$BIN/$svc" \
+        >"$DEMO_DIR/logs/$svc.log" 2>&1 &
     PIDS[$svc]=$!
 done
 printf '%-18s %-24s %s\n' service address ready
@@ -151,7 +175,22 @@ for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; don
 for svc in "${!PIDS[@]}"; do
     if wait "${PIDS[$svc]}"; then echo "$svc exited 0"; else echo "$svc exited $?"; fi
 done
+
+say "canary scan: the workers' git token (and the zavhoz tokens) anywhere they should not be?"
+# After the services exited (their logs are complete), while Redis, PostgreSQL and the simulators still run.
+scan=0
+CANARY=$CANARY GRAPH_RUNNER_ZAVHOZ_TOKEN=$GRAPH_RUNNER_ZAVHOZ_TOKEN SPAWNER_ZAVHOZ_TOKEN=$SPAWNER_ZAVHOZ_TOKEN \
+    python3 scripts/demo/canary-scan.py --secret-env CANARY --secret-env GRAPH_RUNNER_ZAVHOZ_TOKEN \
+    --secret-env SPAWNER_ZAVHOZ_TOKEN --logs "$DEMO_DIR/logs" \
+    --service api --service telegram-gateway --service graph-runner --service zavhoz --service worker-spawner \
+    --service reviewer --service devops-runner --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" \
+    --prefix "$BUS_PREFIX" --llm-url "http://127.0.0.1:$LLM_PORT" --github-url "$GH_URL" --repo acme/weather-bot ||
+    scan=$?
 kill "$SIM_PID" "$LLM_PID" "$GH_PID" 2>/dev/null || true
 echo
 echo "Logs: $DEMO_DIR/logs/. The repository: git clone $DEMO_DIR/github/repos/acme/weather-bot.git"
 echo "Still to come (issue 6): rework after requested changes, escalation buttons, deploy."
+if [ "$scan" -ne 0 ]; then
+    echo "The canary scan FAILED (see above)." >&2
+    exit "$scan"
+fi
