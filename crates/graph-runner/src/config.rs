@@ -50,11 +50,13 @@ pub struct GraphRunnerConfig {
 }
 
 /// How the graph-runner reaches zavhoz (as its own identity, `graph_runner`: it may allocate, never resolve)
-/// and which secret the projects' git token handles point at.
+/// and which secret the projects' git token handles point at. Used when the token and the secret path are
+/// both set; neither set means zavhoz is not used (so a deployment may set only the URL); one alone is a
+/// startup error.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ZavhozSettings {
-    /// Zavhoz's gRPC address (`…__ZAVHOZ__URL`), e.g. `http://127.0.0.1:50051`.
+    /// Zavhoz's gRPC address (`…__ZAVHOZ__URL`), default `http://127.0.0.1:50051`.
     pub url: String,
     /// This service's token from `scripts/zavhoz-mint-token.sh graph-runner` (`…__ZAVHOZ__TOKEN`); zavhoz
     /// holds its digest in `ZAVHOZ__CALLERS__GRAPH_RUNNER`. Redacted in `Debug`.
@@ -64,12 +66,18 @@ pub struct ZavhozSettings {
     pub git_token_sops_path: String,
     /// Lease of each project's handle in seconds (`…__ZAVHOZ__GIT_TOKEN_LEASE_SECS`), default 2592000 (30
     /// days, zavhoz's default maximum): the handle is reusable by every worker of the project until then.
-    #[serde(default = "default_git_token_lease")]
     pub git_token_lease_secs: u64,
 }
 
-fn default_git_token_lease() -> u64 {
-    30 * 24 * 3600
+impl Default for ZavhozSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:50051".into(),
+            token: secrecy::SecretString::from(String::new()),
+            git_token_sops_path: String::new(),
+            git_token_lease_secs: 30 * 24 * 3600,
+        }
+    }
 }
 
 /// How the factory runs tasks on coding workers.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use orch_contracts::ProjectId;
 use orch_zavhoz_client::proto::{SecretSpec, secret_spec};
 use orch_zavhoz_client::{Allocation, ClientError, Spec, ZavhozClient, ZavhozClientConfig};
+use secrecy::ExposeSecret;
 
 use crate::config::ZavhozSettings;
 
@@ -35,6 +36,27 @@ pub struct GitTokens {
 pub struct GitTokenError(#[from] pub ClientError);
 
 impl GitTokens {
+    /// The allocator for the configured settings: `None` without a zavhoz section or with neither a token nor a
+    /// secret path in it (workers then get `GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE`); one without the other
+    /// is a configuration error.
+    pub fn from_settings(settings: Option<&ZavhozSettings>) -> anyhow::Result<Option<Self>> {
+        let Some(settings) = settings else {
+            return Ok(None);
+        };
+        let has_token = !settings.token.expose_secret().trim().is_empty();
+        let has_path = !settings.git_token_sops_path.trim().is_empty();
+        match (has_token, has_path) {
+            (false, false) => Ok(None),
+            (true, true) => Self::new(settings).map(Some),
+            (true, false) => anyhow::bail!(
+                "GRAPH_RUNNER__ZAVHOZ__TOKEN is set but GRAPH_RUNNER__ZAVHOZ__GIT_TOKEN_SOPS_PATH is not"
+            ),
+            (false, true) => anyhow::bail!(
+                "GRAPH_RUNNER__ZAVHOZ__GIT_TOKEN_SOPS_PATH is set but GRAPH_RUNNER__ZAVHOZ__TOKEN is empty"
+            ),
+        }
+    }
+
     /// A client for `settings` that connects on first use (zavhoz being down at startup must not stop
     /// conversations). An empty token or a malformed URL is a configuration error.
     pub fn new(settings: &ZavhozSettings) -> anyhow::Result<Self> {
@@ -141,6 +163,33 @@ mod tests {
         let tokens = GitTokens::new(&settings("zvh_canary_tok")).expect("valid settings");
         assert!(!format!("{tokens:?}").contains("zvh_canary_tok"));
         assert!(!format!("{:?}", settings("zvh_canary_tok")).contains("zvh_canary_tok"));
+    }
+
+    #[tokio::test]
+    async fn zavhoz_is_used_only_with_both_a_token_and_a_secret_path() {
+        assert!(GitTokens::from_settings(None).expect("fine").is_none());
+        let url_only = ZavhozSettings::default();
+        assert!(
+            GitTokens::from_settings(Some(&url_only))
+                .expect("fine")
+                .is_none()
+        );
+        assert!(
+            GitTokens::from_settings(Some(&settings("zvh_t")))
+                .expect("fine")
+                .is_some()
+        );
+        let no_path = ZavhozSettings {
+            git_token_sops_path: String::new(),
+            ..settings("zvh_t")
+        };
+        let error = GitTokens::from_settings(Some(&no_path)).expect_err("incomplete");
+        assert!(error.to_string().contains("GIT_TOKEN_SOPS_PATH"), "{error}");
+        let no_token = settings("");
+        let error = GitTokens::from_settings(Some(&no_token)).expect_err("incomplete");
+        assert!(error.to_string().contains("__TOKEN is empty"), "{error}");
+        let defaults: ZavhozSettings = serde_json::from_str("{}").expect("all keys default");
+        assert_eq!(defaults.git_token_lease_secs, 2_592_000);
     }
 
     #[test]

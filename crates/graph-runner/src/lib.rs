@@ -96,11 +96,7 @@ impl Service for Application {
             seed::check(seed, seed::ARCHITECT)
                 .context("GRAPH_RUNNER__ARCHITECT__* is not a usable model configuration")?;
         }
-        let git_tokens = config
-            .zavhoz
-            .as_ref()
-            .map(git_token::GitTokens::new)
-            .transpose()?;
+        let git_tokens = git_token::GitTokens::from_settings(config.zavhoz.as_ref())?;
         let factory = factory::Factory::new(config.github.as_ref(), &config.workers, git_tokens);
         let store = infra::store(&common, config.db_pool_size).await?;
         let bus = infra::bus(&common)?;
