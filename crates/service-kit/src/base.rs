@@ -37,6 +37,9 @@ pub struct BaseOptions {
     pub registry: Registry,
 }
 
+/// PostgreSQL connections a service's pool holds unless it asks for another size.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 8;
+
 /// The shared dependencies a service connected to.
 #[derive(Clone, Default)]
 pub struct Connections {
@@ -49,8 +52,17 @@ pub struct Connections {
 impl Connections {
     /// Connects what `needs` lists (lazily: a dependency that is down shows in `/ready`, not as a crash).
     pub async fn open(common: &CommonSettings, needs: Needs) -> anyhow::Result<Self> {
+        Self::open_sized(common, needs, DEFAULT_POSTGRES_CONNECTIONS).await
+    }
+
+    /// Like [`Connections::open`], with a PostgreSQL pool of `postgres_connections`.
+    pub async fn open_sized(
+        common: &CommonSettings,
+        needs: Needs,
+        postgres_connections: u32,
+    ) -> anyhow::Result<Self> {
         let store = if needs.postgres {
-            Some(infra::store(common, 8).await?)
+            Some(infra::store(common, postgres_connections).await?)
         } else {
             None
         };
@@ -76,7 +88,17 @@ pub struct Base {
 impl Base {
     /// Connects the needed dependencies and binds the health server.
     pub async fn build(common: &CommonSettings, options: BaseOptions) -> anyhow::Result<Self> {
-        let connections = Connections::open(common, options.needs).await?;
+        Self::build_sized(common, options, DEFAULT_POSTGRES_CONNECTIONS).await
+    }
+
+    /// Like [`Base::build`], with a PostgreSQL pool of `postgres_connections`.
+    pub async fn build_sized(
+        common: &CommonSettings,
+        options: BaseOptions,
+        postgres_connections: u32,
+    ) -> anyhow::Result<Self> {
+        let connections =
+            Connections::open_sized(common, options.needs, postgres_connections).await?;
         Self::assemble(connections, options, Router::new()).await
     }
 

@@ -99,7 +99,9 @@ impl Service for Application {
         let metrics = metrics::Metrics::default();
         let mut registry = Registry::default();
         metrics.register(&mut registry);
-        let base = Base::build(&settings.common, base_options(&config, &docker, registry)).await?;
+        let options = base_options(&config, &docker, registry);
+        let base =
+            Base::build_sized(&settings.common, options, pool_size(config.max_workers)).await?;
         let bus = work_bus(&base, &settings.common, &config)?;
         let pool = base
             .store
@@ -159,6 +161,14 @@ impl Service for Application {
         consumed?;
         Ok(())
     }
+}
+
+/// PostgreSQL connections for `max_workers` handlers: each holds at most one at a time (a launch keeps its
+/// idempotency lock's connection for the whole launch), plus room for the reaper and admissions.
+fn pool_size(max_workers: usize) -> u32 {
+    u32::try_from(max_workers)
+        .unwrap_or(u32::MAX)
+        .saturating_add(4)
 }
 
 fn base_options(config: &WorkerSpawnerConfig, docker: &Docker, registry: Registry) -> BaseOptions {

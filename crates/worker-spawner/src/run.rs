@@ -132,7 +132,9 @@ impl Spawner {
         }))
     }
 
-    /// Launches under the key's advisory lock, after checking that nobody finished the worker meanwhile.
+    /// Launches under the key's advisory lock, after checking that nobody finished the worker meanwhile. Every
+    /// query under the lock runs on the lock's own connection: a launch needing a second pooled connection
+    /// while holding one starved the pool when as many launches ran at once as it had connections.
     async fn launch_locked(
         &self,
         spawn: &WorkerSpawn,
@@ -149,9 +151,11 @@ impl Spawner {
                 source,
             })?;
         workers::lock_key(&mut conn, key).await?;
-        let launched = match workers::by_key(&self.pool, key).await {
+        let launched = match workers::by_key(&mut *conn, key).await {
             Ok(Some(row)) if matches!(row.state, RowState::Done(_)) => Ok(None),
-            Ok(_) => Box::pin(self.launch(spawn, names, secrets)).await.map(Some),
+            Ok(_) => Box::pin(self.launch(spawn, names, secrets, &mut conn))
+                .await
+                .map(Some),
             Err(e) => Err(e.into()),
         };
         if workers::unlock_key(&mut conn, key).await.is_err() {
@@ -166,6 +170,7 @@ impl Spawner {
         spawn: &WorkerSpawn,
         names: &names::WorkerNames,
         secrets: &ResolvedSecrets,
+        locked: &mut sqlx::PgConnection,
     ) -> Result<Launched, RunError> {
         if let Some(existing) = self.containers.find(&names.container).await? {
             info!(container = %names.container, phase = ?existing.phase, "found the worker's container; resuming");
@@ -202,7 +207,7 @@ impl Spawner {
         );
         connected?;
         let created = created?;
-        workers::set_container(&self.pool, spawn.worker_id, &created.id).await?;
+        workers::set_container(locked, spawn.worker_id, &created.id).await?;
         self.resume(spawn, created, secrets).await
     }
 

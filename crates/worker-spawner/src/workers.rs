@@ -111,13 +111,16 @@ pub async fn record(pool: &PgPool, spawn: &WorkerSpawn) -> Result<Option<WorkerR
 }
 
 /// Returns the row of an idempotency key.
-pub async fn by_key(pool: &PgPool, key: &str) -> Result<Option<WorkerRow>, WorkersError> {
+pub async fn by_key(
+    db_conn: impl sqlx::PgExecutor<'_>,
+    key: &str,
+) -> Result<Option<WorkerRow>, WorkersError> {
     let row = sqlx::query!(
         r#"SELECT id, project_id, status::text AS "status!", branch, commit_sha, exit_code, summary
            FROM workers WHERE idempotency_key = $1"#,
         key
     )
-    .fetch_optional(pool)
+    .fetch_optional(db_conn)
     .await
     .map_err(db("reading a worker"))?;
     Ok(row.and_then(|r| {
@@ -174,7 +177,7 @@ pub async fn admit(
 
 /// Records the container of a running worker.
 pub async fn set_container(
-    pool: &PgPool,
+    db_conn: impl sqlx::PgExecutor<'_>,
     worker: WorkerId,
     container_id: &str,
 ) -> Result<(), WorkersError> {
@@ -183,7 +186,7 @@ pub async fn set_container(
         worker.0,
         container_id
     )
-    .execute(pool)
+    .execute(db_conn)
     .await
     .map_err(db("recording the container"))?;
     Ok(())
