@@ -124,10 +124,21 @@ fn where_we_are(state: &Conversation, waiting: Option<Waiting>) -> String {
         (Some(Waiting::Approval { rev }), _) => {
             format!("waiting for you to approve or change spec v{rev}")
         }
-        (Some(Waiting::Workers { running, reviewing }), _) => {
-            format!(
+        (
+            Some(Waiting::Workers {
+                running,
+                reviewing,
+                asking,
+            }),
+            _,
+        ) => {
+            let mut text = format!(
                 "building: {running} coding worker(s) running, {reviewing} pull request(s) in review"
-            )
+            );
+            if asking > 0 {
+                text.push_str(&format!(", {asking} question(s) waiting for your answer"));
+            }
+            text
         }
         (None, Next::Done) => match (&state.approved, &state.repository) {
             (Some(a), Some(repo)) => format!(

@@ -44,6 +44,9 @@ pub struct GraphRunnerConfig {
     pub github: Option<GithubSettings>,
     /// How tasks run on coding workers (`GRAPH_RUNNER__WORKERS__*`).
     pub workers: WorkerSettings,
+    /// Seconds an unanswered question to the person waits before a reminder
+    /// (`GRAPH_RUNNER__ESCALATION_REMIND_SECS`), default 3600; one reminder per period.
+    pub escalation_remind_secs: u64,
     /// Zavhoz, which gives each project its own handle to the workers' git token
     /// (`GRAPH_RUNNER__ZAVHOZ__*`). Unset: every worker gets `GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE`.
     pub zavhoz: Option<ZavhozSettings>,
@@ -100,6 +103,9 @@ pub struct WorkerSettings {
     pub git_token_handle: Option<String>,
     /// How often running workers' result streams are checked, in milliseconds (`…__POLL_MS`), default 500.
     pub poll_ms: u64,
+    /// Review rounds per pull request before the person is asked (`…__MAX_REVIEW_ITERATIONS`), default 3:
+    /// after that many requests for changes the task escalates instead of going back to a worker.
+    pub max_review_iterations: u32,
 }
 
 impl Default for WorkerSettings {
@@ -112,6 +118,7 @@ impl Default for WorkerSettings {
             timeout_secs: 1800,
             git_token_handle: None,
             poll_ms: 500,
+            max_review_iterations: 3,
         }
     }
 }
@@ -160,12 +167,18 @@ impl Default for GraphRunnerConfig {
             architect: None,
             github: None,
             workers: WorkerSettings::default(),
+            escalation_remind_secs: 3600,
             zavhoz: None,
         }
     }
 }
 
 impl GraphRunnerConfig {
+    /// Returns how long a question waits before a reminder.
+    pub fn escalation_remind(&self) -> Duration {
+        Duration::from_secs(self.escalation_remind_secs.max(1))
+    }
+
     /// Returns the lease TTL.
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_secs(self.lease_ttl_secs.max(1))

@@ -20,9 +20,10 @@ use orch_store::projects::ProjectStatus;
 use orch_store::{Store, StoreError, inbox};
 use tokio::time::Instant;
 
-use crate::callback::{ButtonData, Choice};
+use crate::callback::{ButtonData, Choice, DecisionData};
 use crate::db::{self, ActiveThread, DerivedIds, NewThread};
 use crate::error::HandleError;
+use crate::escalation;
 use crate::relay::{self, Wake};
 use crate::state::{Answer, Conversation, ThreadIds, Waiting};
 use crate::texts;
@@ -202,6 +203,9 @@ impl Conversations {
         query: &str,
         data: &str,
     ) -> Result<Handled, HandleError> {
+        if let Some(decision) = DecisionData::parse(data) {
+            return self.on_decision(event, query, decision).await;
+        }
         let Some(button) = ButtonData::parse(data) else {
             let text = "I don't recognise that button. /status shows where we are.";
             return self
@@ -257,6 +261,43 @@ impl Conversations {
                 self.expired(event, query, "That spec is already approved.")
                     .await
             }
+        }
+    }
+
+    /// Applies a press under a question: to the active thread's open question only.
+    async fn on_decision(
+        &self,
+        event: &Event,
+        query: &str,
+        decision: DecisionData,
+    ) -> Result<Handled, HandleError> {
+        let project = {
+            let mut conn = self.conn().await?;
+            escalation::project_of(&mut conn, decision.escalation).await?
+        };
+        let thread = match (self.active(event.chat_id).await?, project) {
+            (Some(thread), Some(project)) if thread.project_id.0 == project => thread,
+            _ => {
+                let text = "That button belongs to a project that is closed or was set aside. /status shows \
+                            the current one.";
+                return self.expired(event, query, text).await;
+            }
+        };
+        let view = self.settle(event, &thread).await?;
+        if view.state.has_applied(event.id) {
+            return Ok(applied_to(&thread, &view));
+        }
+        match waiting(&view) {
+            Some(Waiting::Workers { .. }) => {
+                let answer = Answer::Decision {
+                    escalation: decision.escalation,
+                    approve: decision.approve,
+                    callback_query_id: query.to_owned(),
+                    event_id: event.id,
+                };
+                self.resume(&thread, answer).await
+            }
+            _ => self.expired(event, query, texts::ALREADY_ANSWERED).await,
         }
     }
 

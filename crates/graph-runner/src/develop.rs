@@ -9,12 +9,16 @@
 //! - anything else → the first failure is retried once with the error appended to the task, the second leaves
 //!   the task `failed` and tells the person.
 //!
-//! and with each review's result: merged → the task is `merged`, which makes the tasks depending on it ready
-//! for the next pass; changes requested, an escalation or an approval that could not merge → the task waits
-//! for a person (reworking with the review's comments and asking with buttons are the next steps of the
-//! factory). When nothing is running or in review any more, the step reports where the build stands and ends.
+//! and with each review's result (see [`crate::rework`]): merged → the task is `merged`, which makes the tasks
+//! depending on it ready for the next pass; changes requested (or a conflict) → back to a worker on the same
+//! branch with the review's comments, up to `max_review_iterations` rounds; otherwise a question to the person.
+//! A task that failed twice, a pull request that needs a person and a spent budget (checked before every
+//! spawn) ask the person with buttons ([`crate::escalation`]); the answers come back here too
+//! ([`crate::answers`]). When nothing is running, in review or asked any more, the step reports where the
+//! build stands and ends.
 
-use orch_contracts::messages::review::{MergeMethod, ReviewRequest, ReviewResult, Verdict};
+use orch_contracts::messages::chat::ChatAction;
+use orch_contracts::messages::review::{MergeMethod, ReviewRequest, ReviewResult};
 use orch_contracts::messages::worker::{
     RepoRef, SecretHandle, SecretInjection, TaskSpec, WorkerLimits, WorkerResult, WorkerSpawn,
     WorkerStatus,
@@ -32,13 +36,15 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::config::WorkerSettings;
+use crate::escalation::{self, Kind, Question};
 use crate::nodes::Deps;
 use crate::relay;
+use crate::rework;
 use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
 use crate::texts;
 
-/// Attempts per task: the first, and one retry with the error.
-pub const MAX_ATTEMPTS: i32 = 2;
+/// Consecutive failed workers per task before the person is asked: the first, and one retry with the error.
+pub const MAX_FAILURES: i32 = 2;
 /// The branch pull requests merge into.
 const BASE: &str = "main";
 
@@ -70,20 +76,35 @@ pub struct Progress {
     pub merged: u32,
     /// Tasks that failed for good.
     pub failed: u32,
-    /// Tasks whose review asked for changes or a person.
+    /// Tasks waiting for a person.
     pub needs_person: u32,
+    /// Tasks the person dropped (or stopped at the budget).
+    #[serde(default)]
+    pub dropped: u32,
+    /// Open questions to the person.
+    #[serde(default)]
+    pub asking: u32,
 }
 
 /// A task row as this step reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct TaskRow {
-    id: Uuid,
-    key: String,
-    title: String,
-    body: String,
-    depends_on: Vec<String>,
-    status: String,
-    attempts: i32,
+pub struct TaskRow {
+    /// `tasks.id`.
+    pub id: Uuid,
+    /// The plan's key.
+    pub key: String,
+    /// Its title.
+    pub title: String,
+    /// What the worker is told (grows with retries, reviews and guidance).
+    pub body: String,
+    /// Keys of the tasks it needs merged first.
+    pub depends_on: Vec<String>,
+    /// `task_status`.
+    pub status: String,
+    /// Workers it had.
+    pub attempts: i32,
+    /// Consecutive failed workers.
+    pub failures: i32,
 }
 
 impl Deps {
@@ -102,17 +123,18 @@ impl Deps {
             .ok_or_else(|| NodeError::msg("develop ran before the repository was set up"))?;
         let settings = factory.workers.clone();
         let (owned, owned_repo) = (state.clone(), repo.clone());
+        let thread = ctx.thread().thread_id().to_owned();
         let progress: Progress =
             effects::once_in_tx(self.store.pool(), &ctx.effect_key("start"), move |conn| {
                 Box::pin(async move {
-                    start_ready(conn, &owned, &owned_repo, &settings)
+                    start_ready(conn, &owned, &thread, &owned_repo, &settings)
                         .await
                         .map_err(Into::into)
                 })
             })
             .await?;
         self.wake.notify();
-        if progress.running + progress.in_review == 0 {
+        if progress.running + progress.in_review + progress.asking == 0 {
             let text = texts::build_settled(&progress);
             self.send_once(ctx, "settled", state, vec![texts::send(text)])
                 .await?;
@@ -121,6 +143,7 @@ impl Deps {
         let answer: Answer = ctx.interrupt(Waiting::Workers {
             running: progress.running,
             reviewing: progress.in_review,
+            asking: progress.asking,
         })?;
         let event_id = match answer {
             Answer::WorkerFinished {
@@ -138,6 +161,20 @@ impl Deps {
                 event_id,
             } => {
                 self.review_finished(state, ctx, &task_key, &result).await?;
+                event_id
+            }
+            Answer::Decision {
+                escalation,
+                approve,
+                callback_query_id,
+                event_id,
+            } => {
+                self.decided(state, ctx, escalation, approve, &callback_query_id)
+                    .await?;
+                event_id
+            }
+            Answer::Text { text, event_id } if progress.asking > 0 => {
+                self.written(state, ctx, &text).await?;
                 event_id
             }
             Answer::Text { event_id, .. }
@@ -172,21 +209,24 @@ impl Deps {
             None
         };
         let (owned, result, repo) = (state.clone(), result.clone(), repo.clone());
+        let thread = ctx.thread().thread_id().to_owned();
         self.write_once(ctx, "finished", state, move |conn| {
             Box::pin(async move {
                 record_usage(conn, &owned, &task, &result).await?;
-                let text = match &pull {
+                match &pull {
                     Some(pull) => {
                         to_review(conn, &owned, &task, pull).await?;
                         request_review(conn, &owned, &repo, &task, pull).await?;
-                        texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref())
+                        let text =
+                            texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref());
+                        Ok(vec![texts::send(text)])
                     }
-                    None => fail_or_retry(conn, &task, &result).await?,
-                };
-                Ok(vec![texts::send(text)])
+                    None => Ok(fail_or_ask(conn, &owned, &thread, &task, &result).await?),
+                }
             })
         })
         .await?;
+        self.warn_about_budget(state, ctx).await?;
         Ok(())
     }
 
@@ -199,11 +239,18 @@ impl Deps {
         result: &ReviewResult,
     ) -> Result<(), NodeError> {
         let task = self.task(state, task_key).await?;
+        let max_rounds = self
+            .factory
+            .as_ref()
+            .map_or(3, |f| f.workers.max_review_iterations.max(1));
         let (owned, result) = (state.clone(), result.clone());
+        let thread = ctx.thread().thread_id().to_owned();
         self.write_once(ctx, "reviewed", state, move |conn| {
             Box::pin(async move {
-                let text = record_review(conn, &owned, &task, &result).await?;
-                Ok(vec![texts::send(text)])
+                Ok(
+                    rework::record_review(conn, &owned, &thread, &task, &result, max_rounds)
+                        .await?,
+                )
             })
         })
         .await?;
@@ -212,7 +259,7 @@ impl Deps {
 
     async fn task(&self, state: &Conversation, key: &str) -> Result<TaskRow, NodeError> {
         let row = sqlx::query_as::<_, TaskRow>(
-            "SELECT id, key, title, body, depends_on, status::text AS status, attempts
+            "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures
              FROM tasks WHERE run_id = $1 AND key = $2",
         )
         .bind(state.run_id.0)
@@ -286,12 +333,13 @@ fn pushed(result: &WorkerResult) -> bool {
 async fn start_ready(
     conn: &mut PgConnection,
     state: &Conversation,
+    thread: &str,
     repo: &RepositoryRef,
     settings: &WorkerSettings,
 ) -> Result<Progress, StoreError> {
     // Ids are UUIDv7, inserted in plan order: ordering by id keeps the plan's order.
     let tasks = sqlx::query_as::<_, TaskRow>(
-        "SELECT id, key, title, body, depends_on, status::text AS status, attempts
+        "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures
          FROM tasks WHERE run_id = $1 ORDER BY id FOR UPDATE",
     )
     .bind(state.run_id.0)
@@ -315,7 +363,10 @@ async fn start_ready(
     let free = u32::try_from(limit)
         .unwrap_or(1)
         .saturating_sub(count("running"));
-    let to_start: Vec<&TaskRow> = tasks.iter().filter(ready).take(free as usize).collect();
+    let mut to_start: Vec<&TaskRow> = tasks.iter().filter(ready).take(free as usize).collect();
+    if !to_start.is_empty() && ask_when_broke(conn, state, thread, to_start.len()).await? {
+        to_start.clear();
+    }
     for task in &to_start {
         spawn(conn, state, repo, settings, task).await?;
     }
@@ -346,8 +397,40 @@ async fn start_ready(
         merged: count("merged"),
         failed: count("failed"),
         needs_person: count("changes_requested") + count("escalated"),
+        dropped: count("cancelled"),
+        asking: escalation::open_count(conn, state.run_id).await?,
         started,
     })
+}
+
+/// Before spawning: when the project's spend reached its budget, asks the person (once per budget) and
+/// returns true — nothing starts until they answer.
+async fn ask_when_broke(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    thread: &str,
+    waiting: usize,
+) -> Result<bool, StoreError> {
+    let budget: i64 = sqlx::query_scalar("SELECT budget_usd_micros FROM projects WHERE id = $1")
+        .bind(state.project_id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("reading the project's budget"))?;
+    let spent = usage::project_spend(conn, state.project_id).await?;
+    if spent < budget {
+        return Ok(false);
+    }
+    let question = Question {
+        kind: Kind::Budget,
+        task_id: None,
+        subject: &format!("budget:{budget}"),
+        text: texts::budget_question(spent, budget, waiting),
+        yes: "💰 Double it",
+        no: "🛑 Stop here",
+    };
+    let asked = escalation::ask(conn, state, thread, &question).await?;
+    relay::enqueue(conn, state.chat_id, Some(state.run_id), asked).await?;
+    Ok(true)
 }
 
 /// Marks one task running (its next attempt) and queues its `worker:spawn`.
@@ -387,9 +470,11 @@ async fn spawn(
             body: task.body.clone(),
         },
         agent: settings.agent,
-        secrets: settings
+        secrets: repo
             .git_token_handle
-            .iter()
+            .as_ref()
+            .or(settings.git_token_handle.as_ref())
+            .into_iter()
             .map(|handle| SecretInjection {
                 env: "GIT_TOKEN".to_owned(),
                 handle: SecretHandle(handle.clone()),
@@ -414,14 +499,18 @@ async fn to_review(
     task: &TaskRow,
     pull: &PullSummary,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE tasks SET status = 'in_review', updated_at = now() WHERE id = $1")
-        .bind(task.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("marking a task in review"))?;
+    sqlx::query(
+        "UPDATE tasks SET status = 'in_review', failures = 0, updated_at = now() WHERE id = $1",
+    )
+    .bind(task.id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("marking a task in review"))?;
     sqlx::query(
         "INSERT INTO pull_requests (project_id, number, task_id, head_branch, head_sha, state)
-         VALUES ($1, $2, $3, $4, $5, 'open') ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, 'open')
+         ON CONFLICT (project_id, number) DO UPDATE SET task_id = EXCLUDED.task_id,
+             head_sha = EXCLUDED.head_sha, state = 'open', updated_at = now()",
     )
     .bind(state.project_id.0)
     .bind(i64::try_from(pull.number).unwrap_or(i64::MAX))
@@ -434,7 +523,7 @@ async fn to_review(
     Ok(())
 }
 
-/// Asks the reviewer to review the pull request (first iteration) and merge it when approved.
+/// Asks the reviewer to review the pull request's next round and merge it when approved.
 async fn request_review(
     conn: &mut PgConnection,
     state: &Conversation,
@@ -442,7 +531,15 @@ async fn request_review(
     task: &TaskRow,
     pull: &PullSummary,
 ) -> Result<(), StoreError> {
-    let iteration = 1;
+    let done: i32 = sqlx::query_scalar(
+        "SELECT review_iterations FROM pull_requests WHERE project_id = $1 AND number = $2 FOR UPDATE",
+    )
+    .bind(state.project_id.0)
+    .bind(i64::try_from(pull.number).unwrap_or(i64::MAX))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("reading a pull request's review rounds"))?;
+    let iteration = u32::try_from(done).unwrap_or(0) + 1;
     let (owner, name) = repo
         .full_name
         .split_once('/')
@@ -487,80 +584,53 @@ async fn request_review(
     Ok(())
 }
 
-/// Applies a review's outcome to the task and its pull request; returns what to tell the person.
-async fn record_review(
+/// A failed worker: back to `pending` with the error for one retry, or a question to the person.
+async fn fail_or_ask(
     conn: &mut PgConnection,
     state: &Conversation,
-    task: &TaskRow,
-    result: &ReviewResult,
-) -> Result<String, StoreError> {
-    let summary = texts::clip(&result.summary, 300);
-    let (task_status, pr_state, text) = match (result.verdict, result.merged) {
-        (Verdict::Approved, true) => (
-            "merged",
-            "merged",
-            texts::task_merged(&task.title, result.pr_number, result.merge_sha.as_deref()),
-        ),
-        (Verdict::ChangesRequested, _) => (
-            "changes_requested",
-            "open",
-            texts::task_changes_requested(&task.title, result.pr_number, &summary),
-        ),
-        _ => (
-            "escalated",
-            "open",
-            texts::task_needs_person(&task.title, result.pr_number, &summary),
-        ),
-    };
-    sqlx::query("UPDATE tasks SET status = $2::task_status, updated_at = now() WHERE id = $1")
-        .bind(task.id)
-        .bind(task_status)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("recording a review on its task"))?;
-    sqlx::query(
-        "UPDATE pull_requests SET state = $3, merge_sha = $4, updated_at = now()
-         WHERE project_id = $1 AND number = $2",
-    )
-    .bind(state.project_id.0)
-    .bind(i64::try_from(result.pr_number).unwrap_or(i64::MAX))
-    .bind(pr_state)
-    .bind(&result.merge_sha)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("recording a review on its pull request"))?;
-    Ok(text)
-}
-
-/// A failed attempt: back to `pending` with the error for one retry, or `failed` for good.
-async fn fail_or_retry(
-    conn: &mut PgConnection,
+    thread: &str,
     task: &TaskRow,
     result: &WorkerResult,
-) -> Result<String, StoreError> {
+) -> Result<Vec<ChatAction>, StoreError> {
     let why = texts::clip(&result.summary, 300);
-    if task.attempts < MAX_ATTEMPTS {
+    let failures = task.failures + 1;
+    if failures < MAX_FAILURES {
         let body = format!(
             "{}\n\nThe previous attempt failed ({:?}): {why}\nFix that this time.",
             task.body, result.status
         );
         sqlx::query(
-            "UPDATE tasks SET status = 'pending', body = $2, updated_at = now() WHERE id = $1",
+            "UPDATE tasks SET status = 'pending', body = $2, failures = $3, updated_at = now() WHERE id = $1",
         )
         .bind(task.id)
         .bind(body)
+        .bind(failures)
         .execute(&mut *conn)
         .await
         .map_err(db("scheduling a retry"))?;
-        Ok(texts::task_retrying(&task.title, result.status, &why))
-    } else {
-        sqlx::query("UPDATE tasks SET status = 'failed', updated_at = now() WHERE id = $1")
-            .bind(task.id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db("marking a task failed"))?;
-        Ok(texts::task_failed(&task.title, result.status, &why))
+        return Ok(vec![texts::send(texts::task_retrying(
+            &task.title,
+            result.status,
+            &why,
+        ))]);
     }
+    sqlx::query(
+        "UPDATE tasks SET status = 'escalated', failures = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(task.id)
+    .bind(failures)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("marking a task escalated"))?;
+    let question = Question {
+        kind: Kind::TaskFailed,
+        task_id: Some(task.id),
+        subject: &format!("failed:{}:{}", task.key, task.attempts),
+        text: texts::task_failed_question(&task.title, result.status, &why),
+        yes: "🔁 Try again",
+        no: "⏭ Skip it",
+    };
+    escalation::ask(conn, state, thread, &question).await
 }
 
 /// The worker's reported usage, charged to the project once (keyed by the worker).

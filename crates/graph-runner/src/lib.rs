@@ -16,10 +16,13 @@
 //! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory);
 //!   [`git_token`]: each project's git token handle for its workers, from zavhoz.
 //! - [`develop`]: tasks on coding workers and their pull requests; [`watcher`]: brings worker results in.
+//! - [`escalation`]: questions to the person with buttons and their reminders; [`answers`]: what the
+//!   answers do; [`rework`]: what a review's result does to its task.
 //! - [`budget`]: warnings at 80% and 100% of a project's budget.
 //! - [`relay`]: replies through the outbox; [`texts`]: what the person reads; [`callback`]: button data.
 //! - [`db`]: chats, threads, runs, project names.
 
+pub mod answers;
 pub mod budget;
 pub mod callback;
 pub mod commands;
@@ -28,6 +31,7 @@ pub mod conversations;
 pub mod db;
 pub mod develop;
 pub mod error;
+pub mod escalation;
 pub mod factory;
 pub mod git_token;
 pub mod graph;
@@ -35,6 +39,7 @@ pub mod handler;
 pub mod nodes;
 pub mod prompt;
 pub mod relay;
+pub mod rework;
 pub mod seed;
 pub mod state;
 pub mod texts;
@@ -177,7 +182,10 @@ impl Service for Application {
         let watching = tokio::spawn(watcher::run(
             handler.conversations.clone(),
             bus.clone(),
-            std::time::Duration::from_millis(config.workers.poll_ms.max(10)),
+            watcher::Timing {
+                poll: std::time::Duration::from_millis(config.workers.poll_ms.max(10)),
+                remind: config.escalation_remind(),
+            },
             shutdown.clone(),
         ));
         let consuming = tokio::spawn(consumer(&bus, &config, handler).run(shutdown.clone()));

@@ -255,11 +255,11 @@ impl Deps {
                 self.send_once(ctx, "decided", state, vec![decided]).await?;
                 person_said(text, |text| text)
             }
-            other @ (Answer::WorkerFinished { .. } | Answer::ReviewFinished { .. }) => {
-                Err(NodeError::msg(format!(
-                    "a spec review was resumed with a factory result: {other:?}"
-                )))
-            }
+            other @ (Answer::WorkerFinished { .. }
+            | Answer::ReviewFinished { .. }
+            | Answer::Decision { .. }) => Err(NodeError::msg(format!(
+                "a spec review was resumed with a factory answer: {other:?}"
+            ))),
         }
     }
 

@@ -55,6 +55,10 @@ pub struct RepositoryRef {
     pub main_sha: String,
     /// How many tasks the plan holds.
     pub tasks: u32,
+    /// The zavhoz handle of the project's own git token for workers, when one was allocated (else the
+    /// configured `GRAPH_RUNNER__WORKERS__GIT_TOKEN_HANDLE`).
+    #[serde(default)]
+    pub git_token_handle: Option<String>,
 }
 
 impl Conversation {
@@ -260,6 +264,9 @@ pub enum Waiting {
         /// How many pull requests are in review.
         #[serde(default)]
         reviewing: u32,
+        /// How many questions to the person are open (answered with a button or a text).
+        #[serde(default)]
+        asking: u32,
     },
 }
 
@@ -295,6 +302,17 @@ pub enum Answer {
         /// What the reviewer decided and did.
         result: Box<orch_contracts::messages::review::ReviewResult>,
         /// Derived from the review id, so a result resumes the thread once.
+        event_id: EventId,
+    },
+    /// The person pressed a button under a question (an escalation).
+    Decision {
+        /// The escalation (`escalations.id`).
+        escalation: uuid::Uuid,
+        /// True for the approving button.
+        approve: bool,
+        /// The press, to be answered.
+        callback_query_id: String,
+        /// The `chat:in` event.
         event_id: EventId,
     },
     /// A coding worker finished a task.

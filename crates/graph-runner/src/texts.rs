@@ -332,15 +332,15 @@ pub fn task_retrying(
     )
 }
 
-/// A task failed twice.
-pub fn task_failed(
+/// The question when a task failed twice.
+pub fn task_failed_question(
     title: &str,
     status: orch_contracts::messages::worker::WorkerStatus,
     why: &str,
 ) -> String {
     format!(
-        "❌ {title}: failed again ({status:?}: {why}). I've stopped working on it; it needs a person to look \
-         at the task (asking you about it directly comes with the escalation step)."
+        "❌ {title}: failed twice ({status:?}: {why}). Should I try again, or skip it? You can also write what \
+         the worker should do differently, and I'll try again with that."
     )
 }
 
@@ -352,20 +352,118 @@ pub fn task_merged(title: &str, number: u64, sha: Option<&str>) -> String {
     format!("🔀 {title}: review approved; pull request #{number} merged into main{commit}.")
 }
 
-/// The review asked for changes.
-pub fn task_changes_requested(title: &str, number: u64, summary: &str) -> String {
+/// The review asked for changes; the task goes back to a worker.
+pub fn task_reworking(
+    title: &str,
+    number: u64,
+    summary: &str,
+    comments: usize,
+    next_round: u32,
+) -> String {
     format!(
-        "✏️ {title}: the review of pull request #{number} asks for changes: {summary} Reworking the task with the \
-         review's comments is the next step of the factory (not connected yet)."
+        "✏️ {title}: the review of pull request #{number} asks for changes: {summary} Sending it back to a worker \
+         with the review's {comments} comment(s) (review round {next_round} next)."
     )
 }
 
-/// The review needs a person (an escalation, or an approval that could not merge).
-pub fn task_needs_person(title: &str, number: u64, summary: &str) -> String {
+/// Merging hit a conflict with main; the task goes back to a worker.
+pub fn task_conflicted(title: &str, number: u64) -> String {
     format!(
-        "🙋 {title}: pull request #{number} needs a person: {summary} (asking you with buttons comes with the \
-         escalation step)."
+        "⚠️ {title}: pull request #{number} conflicts with main. Sending it back to a worker to merge main in."
     )
+}
+
+/// The review needs a person: the question.
+pub fn review_question(title: &str, number: u64, summary: &str, round: u32) -> String {
+    format!(
+        "🙋 {title}: pull request #{number} needs your decision after review round {round}: {summary} Merge it \
+         as it is, or drop the task? You can also write what to change, and a worker will do it."
+    )
+}
+
+/// The question when the budget is spent before tasks could start.
+pub fn budget_question(spent: i64, budget: i64, waiting: usize) -> String {
+    format!(
+        "⛔ This project has used its budget ({} of {}), so {waiting} task(s) cannot start. Double the budget \
+         to {}, or stop here? You can also write a new budget in dollars.",
+        dollars(spent),
+        dollars(budget),
+        dollars(budget.saturating_mul(2))
+    )
+}
+
+/// Written while nothing was asked.
+pub const NOTHING_ASKED: &str =
+    "There is no open question right now. /status shows where the build stands.";
+
+/// A press on a question that was answered already.
+pub const ALREADY_ANSWERED: &str = "That question was already answered.";
+
+/// A written answer that is not one.
+pub fn not_an_answer(question: &str) -> String {
+    format!(
+        "I can't act on that. Please press one of the buttons under the question, or write in a sentence what \
+         the worker should do differently. The question was:\n{}",
+        clip(question, 300)
+    )
+}
+
+/// A written answer to the budget question that names no usable amount.
+pub fn not_a_budget(spent: i64) -> String {
+    format!(
+        "Please press a button, or write the new budget in dollars (more than the {} spent so far), e.g. 5.",
+        dollars(spent)
+    )
+}
+
+/// The person asked for another try.
+pub fn task_trying_again(title: &str) -> String {
+    format!("🔁 {title}: trying again.")
+}
+
+/// The person wrote guidance for a task.
+pub fn task_guided(title: &str) -> String {
+    format!("📝 {title}: thanks — sending it back to a worker with your guidance.")
+}
+
+/// The person dropped a task.
+pub fn task_dropped(title: &str) -> String {
+    format!("🗑 {title}: dropped. Tasks that depend on it will not start.")
+}
+
+/// The person approved a merge GitHub refused.
+pub fn merge_refused(title: &str, number: u64, why: &str) -> String {
+    format!(
+        "⚠️ {title}: GitHub refused to merge pull request #{number} ({}). Sending it back to a worker to \
+         bring it up to date with main.",
+        clip(why, 200)
+    )
+}
+
+/// Approved, but the pull request is gone.
+pub fn nothing_to_merge(title: &str) -> String {
+    format!(
+        "{title}: its pull request is no longer open, so there is nothing to merge; the task is closed."
+    )
+}
+
+/// A question still waits for an answer.
+pub fn reminder(question: &str, asked_at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "⏰ Reminder: a question from {} UTC is still waiting for your answer (the build is paused there):\n{}",
+        asked_at.format("%Y-%m-%d %H:%M"),
+        clip(question, 400)
+    )
+}
+
+/// The budget was raised.
+pub fn budget_raised(budget: i64) -> String {
+    format!("💰 The budget is now {}. Continuing.", dollars(budget))
+}
+
+/// The person stopped the build at the budget question.
+pub fn build_stopped(tasks: u64) -> String {
+    format!("🛑 Stopped: {tasks} task(s) will not start.")
 }
 
 /// The person wrote while workers run.
@@ -379,8 +477,9 @@ pub fn building(running: u32, reviewing: u32) -> String {
 /// Nothing runs any more: where the build stands.
 pub fn build_settled(p: &crate::develop::Progress) -> String {
     let mut text = format!(
-        "🏁 Workers and reviews are done for now: {} task(s) merged, {} waiting for a person, {} failed",
-        p.merged, p.needs_person, p.failed
+        "🏁 Workers and reviews are done for now: {} task(s) merged, {} waiting for a person, {} failed, {} \
+         dropped",
+        p.merged, p.needs_person, p.failed, p.dropped
     );
     if p.blocked > 0 {
         text.push_str(&format!(

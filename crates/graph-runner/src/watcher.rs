@@ -8,6 +8,9 @@
 //! thread records the events it applied — so two runners, or a crash right after a resume, never apply a
 //! result twice. An unreadable worker result is turned into a failure the thread can act on (a worker that lies
 //! about its result is a failed worker); an unreadable review result into an escalation.
+//!
+//! The same loop reminds the person of questions left unanswered for [`Timing::remind`]: the reminder and
+//! the row's `reminded_at` commit together, so each period reminds once, across restarts and runners.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +25,9 @@ use uuid::Uuid;
 
 use crate::conversations::Conversations;
 use crate::develop::{review_id, worker_id};
+use crate::escalation;
 use crate::state::Answer;
+use crate::{relay, texts};
 
 /// A running task of an active thread.
 #[derive(Debug, sqlx::FromRow)]
@@ -34,19 +39,31 @@ struct Running {
     telegram_chat_id: i64,
 }
 
+/// How often the watcher looks, and when it reminds.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Between passes.
+    pub poll: Duration,
+    /// An open question is reminded after this long without an answer (and again after each period).
+    pub remind: Duration,
+}
+
 /// Polls until `stop`.
 pub async fn run(
     conversations: Arc<Conversations>,
     bus: Bus,
-    poll: Duration,
+    timing: Timing,
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
         if let Err(e) = pass(&conversations, &bus).await {
             warn!(error.cause_chain = ?e, "checking running workers failed; retrying");
         }
+        if let Err(e) = remind(&conversations, timing.remind).await {
+            warn!(error.cause_chain = ?e, "reminding of open questions failed; retrying");
+        }
         tokio::select! {
-            () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep(timing.poll) => {}
             () = stop.cancelled() => {}
         }
     }
@@ -146,6 +163,28 @@ async fn reviews(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usi
         }
     }
     Ok(delivered)
+}
+
+/// Queues a reminder for every question unanswered for `after`; returns how many.
+pub async fn remind(conversations: &Conversations, after: Duration) -> anyhow::Result<usize> {
+    let mut tx = conversations.store.begin().await?;
+    let due = escalation::take_due(&mut tx, after).await?;
+    for question in &due {
+        let text = texts::reminder(&question.question, question.asked_at);
+        let run = orch_contracts::RunId(question.run_id);
+        relay::enqueue(
+            &mut tx,
+            question.telegram_chat_id,
+            Some(run),
+            vec![texts::send(text)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if !due.is_empty() {
+        conversations.wake.notify();
+    }
+    Ok(due.len())
 }
 
 /// A review result that cannot be read asks a person.

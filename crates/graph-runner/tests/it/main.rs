@@ -8,5 +8,7 @@ mod conversation;
 mod crash;
 mod develop;
 mod e2e;
+mod escalations;
 mod git_token;
+mod rework;
 mod support;

@@ -1,5 +1,6 @@
 //! Shared test plumbing: the scripted model, specs, infrastructure URLs.
 
+pub mod fakes;
 pub mod procs;
 pub mod service;
 
