@@ -1,4 +1,5 @@
-//! Commands: `/start`, `/new [idea]`, `/status`, `/cancel`, `/help`; anything else gets a pointer to `/help`.
+//! Commands: `/start`, `/new [idea]`, `/status`, `/budget [dollars]`, `/cancel`, `/help`; anything else gets a
+//! pointer to `/help`.
 //!
 //! `/status`, `/cancel` and `/help` take no arguments: with some they explain that and do nothing else (a
 //! mistyped `/cancel now please` must not cancel by surprise). `/start` ignores its argument (Telegram deep
@@ -35,6 +36,7 @@ impl Conversations {
             "help" => self.reply(event, vec![texts::send(texts::HELP)]).await,
             "status" => self.status(event).await,
             "cancel" => self.cancel(event).await,
+            "budget" => self.budget(event, args).await,
             "new" => {
                 let idea = (!args.is_empty()).then(|| args.to_owned());
                 let previous = self.active(event.chat_id).await?;
@@ -64,6 +66,45 @@ impl Conversations {
             spent,
         );
         self.reply(event, vec![texts::send_markdown(text)]).await
+    }
+
+    /// `/budget` shows the current project's spend and budget; `/budget 5` sets the budget to $5 (audited).
+    async fn budget(&self, event: &Event, args: &str) -> Result<Handled, HandleError> {
+        let Some(thread) = self.active(event.chat_id).await? else {
+            return self
+                .reply(event, vec![texts::send("There is no project to budget.")])
+                .await;
+        };
+        let spent = {
+            let mut conn = self.conn().await?;
+            usage::project_spend(&mut conn, thread.project_id).await?
+        };
+        if args.is_empty() {
+            let text = texts::budget_shown(&thread.name, spent, thread.budget_usd_micros);
+            return self.reply(event, vec![texts::send(text)]).await;
+        }
+        let Some(micros) = crate::answers::parse_dollars(args) else {
+            let text = format!(
+                "“{}” is not an amount. Write it in dollars, e.g. /budget 5",
+                clip(args, 50)
+            );
+            return self.reply(event, vec![texts::send(text)]).await;
+        };
+        let mut tx = self.store.begin().await?;
+        if orch_store::inbox::claim(&mut tx, crate::conversations::CONSUMER, event.id).await? {
+            db::set_budget(&mut tx, &thread, event.user_id, micros).await?;
+            let text = texts::budget_set(&thread.name, spent, micros);
+            relay::enqueue(
+                &mut tx,
+                event.chat_id,
+                Some(thread.run_id),
+                vec![texts::send(text)],
+            )
+            .await?;
+            commit(tx).await?;
+            self.wake.notify();
+        }
+        Ok(Handled::Replied)
     }
 
     async fn cancel(&self, event: &Event) -> Result<Handled, HandleError> {

@@ -11,6 +11,7 @@ pub const HELP: &str = "I turn an idea into a project spec, then — once the fa
 running software.\n\n\
 /new <idea> — start a new project (the current one is set aside)\n\
 /status — where the current project stands and what it has cost\n\
+/budget [dollars] — show or set the current project's budget\n\
 /cancel — stop the current project\n\
 /help — this list\n\n\
 Otherwise just write to me: I ask questions until the idea is clear, then show a spec you can Approve or \
@@ -42,8 +43,8 @@ pub const WHAT_TO_CHANGE: &str = "What would you like to change? Describe it in 
 /// Returns the over-budget explanation.
 pub fn over_budget(spent_micros: i64, budget_micros: i64) -> String {
     format!(
-        "This project has used its LLM budget ({} of {}), so I can't think about it any further. An \
-         operator can raise the budget; then send any message to continue. /status shows the spend.",
+        "This project has used its LLM budget ({} of {}), so I can't think about it any further. Raise it \
+         with /budget <dollars>, then send any message to continue.",
         dollars(spent_micros),
         dollars(budget_micros)
     )
@@ -53,15 +54,15 @@ pub fn over_budget(spent_micros: i64, budget_micros: i64) -> String {
 pub fn budget_warning(threshold_pct: i32, spent_micros: i64, budget_micros: i64) -> String {
     if threshold_pct >= 100 {
         format!(
-            "⛔ This project has used its whole LLM budget ({} of {}). Further model calls are refused until \
-             an operator raises the budget; then send any message to continue.",
+            "⛔ This project has used its whole LLM budget ({} of {}). Further model calls and workers wait \
+             until the budget is raised (/budget <dollars>).",
             dollars(spent_micros),
             dollars(budget_micros)
         )
     } else {
         format!(
             "⚠️ This project has used {threshold_pct}% of its LLM budget ({} of {}). At 100% it pauses and \
-             waits for a higher budget. /status shows the spend.",
+             waits for a higher budget (/budget <dollars> sets it).",
             dollars(spent_micros),
             dollars(budget_micros)
         )
@@ -453,6 +454,24 @@ pub fn reminder(question: &str, asked_at: chrono::DateTime<chrono::Utc>) -> Stri
         "⏰ Reminder: a question from {} UTC is still waiting for your answer (the build is paused there):\n{}",
         asked_at.format("%Y-%m-%d %H:%M"),
         clip(question, 400)
+    )
+}
+
+/// `/budget` without an amount.
+pub fn budget_shown(name: &str, spent: i64, budget: i64) -> String {
+    format!(
+        "{name} has spent {} of its {} budget. /budget <dollars> sets a new budget.",
+        dollars(spent),
+        dollars(budget)
+    )
+}
+
+/// `/budget <dollars>`.
+pub fn budget_set(name: &str, spent: i64, budget: i64) -> String {
+    format!(
+        "💰 The budget of {name} is now {} ({} spent so far). I warn at 80% and ask before going over.",
+        dollars(budget),
+        dollars(spent)
     )
 }
 

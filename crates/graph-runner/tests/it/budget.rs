@@ -61,5 +61,37 @@ async fn crossing_80_percent_warns_once_and_a_spent_budget_stops_the_model() {
         s.read(Duration::from_millis(500)).await.is_empty(),
         "the 80% warning is not repeated"
     );
+
+    // The person raises the budget themselves (audited), and the conversation goes on.
+    s.command("budget", "lots").await;
+    let refused = s.replies(1, WAIT).await;
+    assert!(
+        text(&refused[0]).contains("is not an amount"),
+        "{refused:#?}"
+    );
+    s.command("budget", "").await;
+    let shown = s.replies(1, WAIT).await;
+    assert!(
+        text(&shown[0]).contains("has spent $21.0000 of its $20.0000 budget"),
+        "{shown:#?}"
+    );
+    s.command("budget", "$30").await;
+    let set = s.replies(1, WAIT).await;
+    assert!(
+        text(&set[0]).contains("is now $30.0000 ($21.0000 spent so far)"),
+        "{set:#?}"
+    );
+    assert_eq!(
+        s.count("SELECT budget_usd_micros FROM projects").await,
+        30_000_000
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM audit_log WHERE action = 'project.budget_set'")
+            .await,
+        1
+    );
+    s.text("Yes, at 7am").await;
+    let spec = s.replies(2, WAIT).await;
+    assert!(text(&spec[0]).contains("Spec v1: weather-bot"), "{spec:#?}");
     s.finish().await;
 }
