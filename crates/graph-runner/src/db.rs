@@ -286,6 +286,30 @@ pub async fn rename_project(
     Ok(())
 }
 
+/// Sets the budget of the thread's project and audits who set it.
+pub async fn set_budget(
+    conn: &mut PgConnection,
+    thread: &ActiveThread,
+    user_id: i64,
+    micros: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE projects SET budget_usd_micros = $2, updated_at = now() WHERE id = $1")
+        .bind(thread.project_id.0)
+        .bind(micros)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("setting a budget"))?;
+    let entry = orch_store::audit::AuditEntry {
+        actor: &format!("user:{user_id}"),
+        action: "project.budget_set",
+        subject: &thread.project_id.to_string(),
+        detail: serde_json::json!({ "budget_usd_micros": micros }),
+        run_id: Some(thread.run_id),
+    };
+    orch_store::audit::append(conn, &entry).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,28 +333,4 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         );
     }
-}
-
-/// Sets the budget of the thread's project and audits who set it.
-pub async fn set_budget(
-    conn: &mut PgConnection,
-    thread: &ActiveThread,
-    user_id: i64,
-    micros: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE projects SET budget_usd_micros = $2, updated_at = now() WHERE id = $1")
-        .bind(thread.project_id.0)
-        .bind(micros)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("setting a budget"))?;
-    let entry = orch_store::audit::AuditEntry {
-        actor: &format!("user:{user_id}"),
-        action: "project.budget_set",
-        subject: &thread.project_id.to_string(),
-        detail: serde_json::json!({ "budget_usd_micros": micros }),
-        run_id: Some(thread.run_id),
-    };
-    orch_store::audit::append(conn, &entry).await?;
-    Ok(())
 }
