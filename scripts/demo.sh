@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The main job, offline: starts Redis/PostgreSQL if needed, builds and starts every service against them,
-# shows that each is up and ready, then stops them gracefully.
+# The main job, offline: starts Redis/PostgreSQL if needed, builds and starts every service against them and
+# the local simulators (Telegram, GitHub on real git, the LLM), plays a scripted person through the whole
+# factory, checks what happened, then stops everything gracefully.
 #
-# What runs today: every service starts, connects and answers health; a scripted person (scripts/demo/person.py)
-# talks an idea through with the brainstorm model over the Telegram simulator, answers its questions and
-# approves the spec, which lands in PostgreSQL; then everything drains on SIGTERM. The model is the LLM
-# simulator playing scripts/demo/brainstorm.yaml. The repository → parallel workers → review → merge part of
-# the pipeline joins this script as it lands (issue 6).
+# The scripted person (scripts/demo/person.py) talks an idea through with the bot over the Telegram simulator,
+# approves the spec and sets a small budget; the architect creates the repository; two coding workers run in
+# parallel in real containers; the reviewer (the LLM simulator playing scripts/demo/brainstorm.yaml) asks for
+# changes on one pull request, which goes back to a worker, and wants a person to decide on another, which the
+# person merges with a button; the budget warning arrives at 80%; three squash merges land on main. person.py
+# fails the demo unless every step was seen exactly once, and the demo checks GitHub holds one repository with
+# one merged pull request per task. DEMO_CHAOS=1 also kills -9 graph-runner, worker-spawner and reviewer at
+# random moments (scripts/factory-crash.sh runs that several times).
 #
 # The coding workers' git token is a fresh canary each run (SOPS+age file → zavhoz → worker-spawner → worker);
 # after the run, scripts/demo/canary-scan.py checks it leaked nowhere (logs, Redis, PostgreSQL, LLM requests)
@@ -45,11 +49,11 @@ GH_PORT=8083
 DEMO_TOKEN=1000001:demo-token
 DEMO_USER=4242
 declare -A PORTS=([api]=8080 [telegram-gateway]=8091 [graph-runner]=8092 [zavhoz]=8093 [worker-spawner]=8094 [reviewer]=8095 [devops-runner]=8096)
-declare -A PIDS=()
 prefix() { echo "$1" | tr 'a-z-' 'A-Z_'; }
 
 stop_all() {
-    for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; done
+    [ -n "${CHAOS_PID:-}" ] && kill "$CHAOS_PID" 2>/dev/null || true
+    for pidfile in "$DEMO_DIR"/pids/*; do [ -f "$pidfile" ] && kill -TERM "$(cat "$pidfile")" 2>/dev/null || true; done
     [ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null || true
     [ -n "${LLM_PID:-}" ] && kill "$LLM_PID" 2>/dev/null || true
     [ -n "${GH_PID:-}" ] && kill "$GH_PID" 2>/dev/null || true
@@ -97,6 +101,8 @@ export GRAPH_RUNNER__GITHUB__TOKEN=ghp_demo_orchestrator
 export REVIEWER__GITHUB_API_URL=$GH_URL REVIEWER__GITHUB_TOKEN=ghp_demo_reviewer
 export REVIEWER__MODEL__PROVIDER=openai_compatible REVIEWER__MODEL__MODEL=sim-model
 export REVIEWER__MODEL__ENDPOINT=http://127.0.0.1:$LLM_PORT/v1/
+# Reviews are short: a smaller completion limit keeps the estimate checked against the budget realistic.
+export REVIEWER__MODEL__MAX_TOKENS=1024
 # Coding workers: the scripted agent of the offline worker image; their git token comes from zavhoz as in
 # production. The secrets file is made with our own CLI, encrypted to an age key made for this run (the test key
 # of crates/sops/tests/fixtures when Python's cryptography is missing); the canary is its only git token.
@@ -130,14 +136,22 @@ export TELEGRAM_GATEWAY__ALLOWED_USER_IDS=$DEMO_USER TELEGRAM_GATEWAY__POLL_TIME
 export WORKER_SPAWNER__DOCKER__RUNTIME=runc
 WORKER_SPAWNER__DOCKER__IMAGE=$(scripts/build-test-image.sh)
 export WORKER_SPAWNER__DOCKER__IMAGE
-for svc in api telegram-gateway graph-runner zavhoz worker-spawner reviewer devops-runner; do
+SERVICES=(api telegram-gateway graph-runner zavhoz worker-spawner reviewer devops-runner)
+mkdir -p "$DEMO_DIR/pids"
+start_svc() {
+    local svc=$1
     # shellcheck disable=SC2086 # OWN_ENV holds at most one NAME=value without spaces
     env "$(prefix "$svc")__HTTP_LISTEN=127.0.0.1:${PORTS[$svc]}" ${OWN_ENV[$svc]:-} "$BIN/$svc" \
-        >"$DEMO_DIR/logs/$svc.log" 2>&1 &
-    PIDS[$svc]=$!
+        >>"$DEMO_DIR/logs/$svc.log" 2>&1 &
+    echo $! >"$DEMO_DIR/pids/$svc"
+}
+svc_pid() { cat "$DEMO_DIR/pids/$1"; }
+for svc in "${SERVICES[@]}"; do
+    : >"$DEMO_DIR/logs/$svc.log"
+    start_svc "$svc"
 done
 printf '%-18s %-24s %s\n' service address ready
-for svc in api telegram-gateway graph-runner zavhoz worker-spawner reviewer devops-runner; do
+for svc in "${SERVICES[@]}"; do
     url="http://127.0.0.1:${PORTS[$svc]}"
     for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
     ready=$(curl -s "$url/ready" || echo '{"status":"down"}')
@@ -145,6 +159,44 @@ for svc in api telegram-gateway graph-runner zavhoz worker-spawner reviewer devo
 done
 echo
 "$BIN/orchestrator" status --api-url "http://127.0.0.1:${PORTS[api]}"
+
+# DEMO_CHAOS=1: kill -9 graph-runner, worker-spawner and reviewer, one each, at random points of the run (in a
+# random order, 1–7 s after the person starts), restarting each at once. The run must still finish with every
+# step once: no second repository, pull request, merge or chat message (person.py and check_github check).
+chaos() {
+    local now=0 at
+    # Three moments (tenths of a second) between 1 and 7 s after the person starts — the brainstorm, the
+    # architect and the build all happen in that window — each given to one of the three services.
+    local -a moments
+    mapfile -t moments < <(for _ in 1 2 3; do echo $((10 + RANDOM % 60)); done | sort -n)
+    local i=0
+    for svc in $(printf '%s\n' graph-runner worker-spawner reviewer | shuf); do
+        at=${moments[$i]}
+        i=$((i + 1))
+        sleep "$(((at - now) / 10)).$(((at - now) % 10))"
+        now=$at
+        kill -9 "$(svc_pid "$svc")" 2>/dev/null || true
+        echo "  💥 chaos: kill -9 $svc at +$((at / 10)).$((at % 10)) s, restarted"
+        start_svc "$svc"
+    done
+}
+
+# The (simulated) GitHub holds exactly one repository with one merged pull request per task.
+check_github() {
+    local repos
+    repos=$(ls "$DEMO_DIR/github/repos/acme")
+    if [ "$repos" != "weather-bot.git" ]; then
+        echo "repositories of acme: $repos; expected one (weather-bot.git)" >&2
+        return 1
+    fi
+    curl -sf "$GH_URL/repos/acme/weather-bot/pulls?state=all&per_page=100" -H "Authorization: Bearer ghp_demo_orchestrator" |
+        python3 -c 'import json, sys
+pulls = json.load(sys.stdin)
+heads = sorted(p["head"]["ref"] for p in pulls)
+merged = [p for p in pulls if p.get("merged_at")]
+ok = heads == ["task/bot-commands", "task/forecast-client", "task/morning-push"] and len(merged) == 3
+sys.exit(0 if ok else "pull requests: %s (%d merged); expected one merged per task" % (heads, len(merged)))'
+}
 
 control="http://127.0.0.1:$SIM_PORT/control/bots/$DEMO_TOKEN"
 echo
@@ -154,7 +206,13 @@ curl -sf -X POST "$control/messages" -H 'content-type: application/json' \
 curl -sf "$control/chats/666/wait?count=1&timeout_ms=10000" | python3 -c 'import json,sys; print("  bot ->", json.load(sys.stdin)["messages"][0]["text"])'
 echo
 echo "The allowed person ($DEMO_USER) talks an idea through with the bot:"
-python3 scripts/demo/person.py "$control" "$DEMO_USER"
+if [ "${DEMO_CHAOS:-0}" = 1 ]; then
+    chaos &
+    CHAOS_PID=$!
+fi
+python3 scripts/demo/person.py "$control" "$DEMO_USER" "${DEMO_BUDGET:-0.225}"
+[ -n "${CHAOS_PID:-}" ] && wait "$CHAOS_PID"
+check_github
 echo
 echo "In PostgreSQL now:"
 psql -X -q "$DATABASE_URL" -c "SELECT p.name, p.status, s.version AS spec_version, s.approved_at IS NOT NULL AS approved
@@ -171,9 +229,12 @@ git --git-dir "$DEMO_DIR/github/repos/acme/weather-bot.git" ls-tree -r --name-on
 
 say "5/5 graceful shutdown (SIGTERM)"
 trap - EXIT
-for svc in "${!PIDS[@]}"; do kill -TERM "${PIDS[$svc]}" 2>/dev/null || true; done
-for svc in "${!PIDS[@]}"; do
-    if wait "${PIDS[$svc]}"; then echo "$svc exited 0"; else echo "$svc exited $?"; fi
+for svc in "${SERVICES[@]}"; do kill -TERM "$(svc_pid "$svc")" 2>/dev/null || true; done
+for svc in "${SERVICES[@]}"; do
+    pid=$(svc_pid "$svc")
+    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then echo "$svc did not stop within 10 s" >&2; exit 1; fi
+    echo "$svc stopped"
 done
 
 say "canary scan: the workers' git token (and the zavhoz tokens) anywhere they should not be?"
@@ -189,7 +250,7 @@ CANARY=$CANARY GRAPH_RUNNER_ZAVHOZ_TOKEN=$GRAPH_RUNNER_ZAVHOZ_TOKEN SPAWNER_ZAVH
 kill "$SIM_PID" "$LLM_PID" "$GH_PID" 2>/dev/null || true
 echo
 echo "Logs: $DEMO_DIR/logs/. The repository: git clone $DEMO_DIR/github/repos/acme/weather-bot.git"
-echo "Still to come (issue 6): rework after requested changes, escalation buttons, deploy."
+echo "Still to come: deploying what was built (devops-runner, issue 7 and later)."
 if [ "$scan" -ne 0 ]; then
     echo "The canary scan FAILED (see above)." >&2
     exit "$scan"

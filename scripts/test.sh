@@ -26,3 +26,18 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace
 fi
+
+echo "== end to end: the offline demo (a Telegram conversation → repository → parallel workers → review with"
+echo "   requested changes → a budget warning → a question answered → merges; then the canary scan)"
+demo_log=${DEMO_LOG:-.demo/e2e.log}
+mkdir -p "$(dirname "$demo_log")"
+if ! scripts/demo.sh >"$demo_log" 2>&1; then
+    echo "the demo FAILED; the end of its output ($demo_log):"
+    tail -80 "$demo_log"
+    exit 1
+fi
+grep -E "demo person:|pull requests merged|worker pushed with the canary" "$demo_log"
+
+echo "== factory crash runs (kill -9 graph-runner, worker-spawner, reviewer at random points)"
+scripts/factory-crash.sh "${CRASH_RUNS:-3}"
+

@@ -93,8 +93,34 @@ def fail(reason: str):
     sys.exit(1)
 
 
+def texts_of(messages: list) -> list:
+    return [m["text"] for m in messages]
+
+
+def watch_build(chat: Chat, wait_ms: int = 240_000) -> list:
+    """Prints the build as it happens and answers the questions it asks, until the build settles (🏁).
+
+    The question about the morning push is answered with its "Merge it" button. Returns every message seen."""
+    seen = []
+    while True:
+        message = chat.replies(1, wait_ms=wait_ms)[0]
+        seen.append(message)
+        labels, _ = buttons(message)
+        if labels and "needs your decision" in message["text"]:
+            chat.press(message, "Merge it")
+        if message["text"].startswith("🏁"):
+            return seen
+
+
+def expect(messages: list, needle: str, count: int = 1):
+    found = [t for t in texts_of(messages) if needle in t]
+    if len(found) != count:
+        fail(f"expected {count} bot message(s) containing {needle!r}, saw {len(found)}")
+
+
 def main():
     control, user_id = sys.argv[1], int(sys.argv[2])
+    budget = sys.argv[3] if len(sys.argv) > 3 else "0.225"
     chat = Chat(control, user_id)
     chat.say("/start")
     chat.replies(1)
@@ -105,14 +131,30 @@ def main():
     chat.say("Yes, every day at 7am")
     spec_and_prompt = chat.replies(2)
     chat.press(spec_and_prompt[-1], "Approve")
-    # approved, repository ready, first wave started; then per task: pushed + pull request, reviewed + merged;
-    # the second wave starts after both merges; finally where the build stands
-    chat.replies(3)
-    chat.replies(8, wait_ms=240_000)
+    # approved, repository ready, the first wave started
+    started = chat.replies(3)
+    chat.say(f"/budget {budget}")
+    build = watch_build(chat)
     edited = chat.message(spec_and_prompt[-1]["message_id"])
     print(f"\n  (the approval prompt now reads: {edited['text']!r})")
     chat.say("/status")
     chat.replies(1)
+
+    # What the person must have seen: two workers in parallel, one review round with requested changes, a budget
+    # warning, a question answered with a button, three merges — and nothing twice.
+    everything = started + build
+    expect(started, "Started 2 coding worker(s)")
+    expect(everything, "💰 The budget of weather-bot is now")
+    expect(everything, "asks for changes")
+    expect(everything, "% of its LLM budget")
+    expect(everything, "needs your decision")
+    expect(everything, "🔀", count=3)
+    texts = texts_of(everything)
+    repeated = sorted({t for t in texts if texts.count(t) > 1})
+    if repeated:
+        fail(f"bot messages sent twice: {repeated}")
+    print("\n  demo person: saw every step of the build once: 2 parallel workers, a review round with changes, "
+          "a budget warning, a question answered, 3 merges")
 
 
 if __name__ == "__main__":

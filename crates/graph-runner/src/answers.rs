@@ -223,7 +223,7 @@ async fn merge_decided(
     match merge {
         MergeOutcome::Merged(sha) => {
             rework::mark_merged(conn, state, task, number, Some(sha)).await?;
-            Ok(texts::task_merged(&task.title, number, Some(sha)))
+            Ok(texts::task_merged_as_decided(&task.title, number, sha))
         }
         MergeOutcome::Refused(why) => {
             let feedback = format!(

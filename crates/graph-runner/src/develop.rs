@@ -215,10 +215,14 @@ impl Deps {
                 record_usage(conn, &owned, &task, &result).await?;
                 match &pull {
                     Some(pull) => {
-                        to_review(conn, &owned, &task, pull).await?;
+                        let updated = to_review(conn, &owned, &task, pull).await?;
                         request_review(conn, &owned, &repo, &task, pull).await?;
-                        let text =
-                            texts::task_pushed(&task.title, pull.number, pull.html_url.as_deref());
+                        let url = pull.html_url.as_deref();
+                        let text = if updated {
+                            texts::task_updated(&task.title, pull.number, url)
+                        } else {
+                            texts::task_pushed(&task.title, pull.number, url)
+                        };
                         Ok(vec![texts::send(text)])
                     }
                     None => Ok(fail_or_ask(conn, &owned, &thread, &task, &result).await?),
@@ -492,13 +496,22 @@ async fn spawn(
     Ok(())
 }
 
-/// The task has a pull request: `in_review`, and the pull request recorded.
+/// The task has a pull request: `in_review`, and the pull request recorded; returns true when it was
+/// recorded before (a rework updated it).
 async fn to_review(
     conn: &mut PgConnection,
     state: &Conversation,
     task: &TaskRow,
     pull: &PullSummary,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let existed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pull_requests WHERE project_id = $1 AND number = $2)",
+    )
+    .bind(state.project_id.0)
+    .bind(i64::try_from(pull.number).unwrap_or(i64::MAX))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("looking up a pull request"))?;
     sqlx::query(
         "UPDATE tasks SET status = 'in_review', failures = 0, updated_at = now() WHERE id = $1",
     )
@@ -520,7 +533,7 @@ async fn to_review(
     .execute(&mut *conn)
     .await
     .map_err(db("recording a pull request"))?;
-    Ok(())
+    Ok(existed)
 }
 
 /// Asks the reviewer to review the pull request's next round and merge it when approved.

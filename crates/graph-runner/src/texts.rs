@@ -322,6 +322,14 @@ pub fn task_pushed(title: &str, number: u64, url: Option<&str>) -> String {
     format!("✅ {title}: pushed and verified; pull request #{number} is open{link}.")
 }
 
+/// A worker pushed more commits to a task's open pull request.
+pub fn task_updated(title: &str, number: u64, url: Option<&str>) -> String {
+    let link = url.map(|u| format!(" — {u}")).unwrap_or_default();
+    format!(
+        "✅ {title}: pushed the changes to pull request #{number}; it goes back to review{link}."
+    )
+}
+
 /// A worker failed; the task runs once more with the error.
 pub fn task_retrying(
     title: &str,
@@ -351,6 +359,14 @@ pub fn task_merged(title: &str, number: u64, sha: Option<&str>) -> String {
         .map(|s| format!(" as {}", &s[..s.len().min(7)]))
         .unwrap_or_default();
     format!("🔀 {title}: review approved; pull request #{number} merged into main{commit}.")
+}
+
+/// A pull request merged because the person said so.
+pub fn task_merged_as_decided(title: &str, number: u64, sha: &str) -> String {
+    format!(
+        "🔀 {title}: pull request #{number} merged into main as {}, as you decided.",
+        &sha[..sha.len().min(7)]
+    )
 }
 
 /// The review asked for changes; the task goes back to a worker.

@@ -123,7 +123,7 @@ async fn after_the_last_round_the_person_decides_and_merge_it_merges_on_github()
     assert!(
         after_texts
             .iter()
-            .any(|t| t.contains("🔀 Bot commands: review approved; pull request #")),
+            .any(|t| t.contains("🔀 Bot commands: pull request #") && t.contains("as you decided")),
         "{after:#?}"
     );
     let number = s
