@@ -100,8 +100,9 @@ impl Service for Application {
         let mut registry = Registry::default();
         metrics.register(&mut registry);
         let options = base_options(&config, &docker, registry);
-        let base =
-            Base::build_sized(&settings.common, options, pool_size(config.max_workers)).await?;
+        let pool_size = pool_size(config.max_workers);
+        let connections = u32::try_from(pool_size).unwrap_or(u32::MAX);
+        let base = Base::build_sized(&settings.common, options, connections).await?;
         let bus = work_bus(&base, &settings.common, &config)?;
         let pool = base
             .store
@@ -114,6 +115,7 @@ impl Service for Application {
             verifier: verify::Verifier::new(config.github_api_url.clone()),
             secrets,
             active: Arc::new(Mutex::new(HashSet::new())),
+            launches: Arc::new(tokio::sync::Semaphore::new(pool_size - POOL_HEADROOM)),
             config,
             docker,
             egress,
@@ -163,12 +165,15 @@ impl Service for Application {
     }
 }
 
+/// Connections kept free of launches, for the reaper, admissions and results.
+const POOL_HEADROOM: usize = 4;
+/// The most PostgreSQL connections one spawner opens (PostgreSQL's default limit is 100 for everyone).
+const MAX_POOL: usize = 32;
+
 /// PostgreSQL connections for `max_workers` handlers: each holds at most one at a time (a launch keeps its
-/// idempotency lock's connection for the whole launch), plus room for the reaper and admissions.
-fn pool_size(max_workers: usize) -> u32 {
-    u32::try_from(max_workers)
-        .unwrap_or(u32::MAX)
-        .saturating_add(4)
+/// idempotency lock's connection for the whole launch), plus headroom; at most [`MAX_POOL`].
+fn pool_size(max_workers: usize) -> usize {
+    max_workers.saturating_add(POOL_HEADROOM).min(MAX_POOL)
 }
 
 fn base_options(config: &WorkerSpawnerConfig, docker: &Docker, registry: Registry) -> BaseOptions {

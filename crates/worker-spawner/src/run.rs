@@ -142,6 +142,8 @@ impl Spawner {
         secrets: &ResolvedSecrets,
     ) -> Result<Option<Launched>, RunError> {
         let key = &spawn.idempotency_key;
+        // Never closed, so acquiring cannot fail; a launch waits here for a free connection's turn.
+        let _slot = self.launches.acquire().await;
         let mut conn = self
             .pool
             .acquire()

@@ -44,6 +44,10 @@ pub struct Spawner {
     pub metrics: Metrics,
     /// Idempotency keys being handled in this process.
     pub active: Arc<Mutex<HashSet<String>>>,
+    /// Launches at once: each holds a PostgreSQL connection (its idempotency lock) for the whole launch, so
+    /// fewer launches than pooled connections run together and the rest wait here instead of timing out on
+    /// the pool.
+    pub launches: Arc<tokio::sync::Semaphore>,
 }
 
 /// Removes a key from the active set when dropped.
