@@ -358,9 +358,18 @@ impl Conversations {
         let Some(thread) = self.active(chat_id).await? else {
             return Ok(false);
         };
-        let Some(view) = self.runner.get_state(&thread.thread).await? else {
+        let Some(mut view) = self.runner.get_state(&thread.thread).await? else {
             return Ok(false);
         };
+        if !view.next.is_empty() && view.interrupts.is_empty() {
+            // A step that failed (a transient GitHub error, a crash) after taking its answer: run it again with
+            // that answer first, as `settle` does for the person's events.
+            self.invoke(&thread.thread, || Input::Continue).await?;
+            view = match self.runner.get_state(&thread.thread).await? {
+                Some(view) => view,
+                None => return Ok(false),
+            };
+        }
         if view.state.has_applied(event_id)
             || !matches!(waiting(&view), Some(Waiting::Workers { .. }))
         {

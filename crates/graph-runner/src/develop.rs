@@ -214,7 +214,10 @@ impl Deps {
             Box::pin(async move {
                 record_usage(conn, &owned, &task, &result).await?;
                 match &pull {
-                    Some(pull) => {
+                    Some(PullOutcome::Refused(why)) => {
+                        Ok(pull_refused(conn, &owned, &thread, &task, why).await?)
+                    }
+                    Some(PullOutcome::Opened(pull)) => {
                         let updated = to_review(conn, &owned, &task, pull).await?;
                         request_review(conn, &owned, &repo, &task, pull).await?;
                         let url = pull.html_url.as_deref();
@@ -274,14 +277,15 @@ impl Deps {
         row.ok_or_else(|| NodeError::msg(format!("a worker reported on unknown task `{key}`")))
     }
 
-    /// Opens the task's pull request once (a retry finds the open one).
+    /// Opens the task's pull request once (a retry finds the open one). A transient GitHub failure fails the
+    /// step, and the watcher hands the result in again on its next pass; a refusal is the outcome, recorded.
     async fn open_pull(
         &self,
         ctx: &Ctx,
         repo: &RepositoryRef,
         task: &TaskRow,
         result: &WorkerResult,
-    ) -> Result<PullSummary, NodeError> {
+    ) -> Result<PullOutcome, NodeError> {
         let factory = self
             .factory
             .as_ref()
@@ -301,14 +305,26 @@ impl Deps {
         };
         ctx.once("pull-request", |_| async {
             let github = factory.github().await?;
-            let pull = github.open_pull_request(owner, name, &new).await?;
-            Ok::<_, NodeError>(PullSummary::from(pull))
+            match github.open_pull_request(owner, name, &new).await {
+                Ok(pull) => Ok(PullOutcome::Opened(PullSummary::from(pull))),
+                Err(e) if e.is_transient() => Err::<_, NodeError>(e.into()),
+                Err(e) => Ok(PullOutcome::Refused(e.to_string())),
+            }
         })
         .await
     }
 }
 
-/// What is kept of an opened pull request (the effect's recorded result).
+/// What opening a task's pull request came to (the effect's recorded result).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum PullOutcome {
+    /// Open (now or before).
+    Opened(PullSummary),
+    /// GitHub refused for good (not found, forbidden, unprocessable …); why.
+    Refused(String),
+}
+
+/// What is kept of an opened pull request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PullSummary {
     number: u64,
@@ -595,6 +611,26 @@ async fn request_review(
     let envelope = Envelope::new(request).with_run(state.run_id);
     outbox::enqueue_message(conn, &StreamKey::from(streams::REVIEW_REQUEST), &envelope).await?;
     Ok(())
+}
+
+/// GitHub refused the pull request of a pushed task: the person decides (try again on the branch, or skip).
+async fn pull_refused(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    thread: &str,
+    task: &TaskRow,
+    why: &str,
+) -> Result<Vec<ChatAction>, StoreError> {
+    rework::set_status(conn, task, "escalated").await?;
+    let question = Question {
+        kind: Kind::TaskFailed,
+        task_id: Some(task.id),
+        subject: &format!("pull:{}:{}", task.key, task.attempts),
+        text: texts::pull_refused_question(&task.title, why),
+        yes: "🔁 Try again",
+        no: "⏭ Skip it",
+    };
+    escalation::ask(conn, state, thread, &question).await
 }
 
 /// A failed worker: back to `pending` with the error for one retry, or a question to the person.

@@ -353,6 +353,15 @@ pub fn task_failed_question(
     )
 }
 
+/// The question when GitHub refused to open a pushed task's pull request.
+pub fn pull_refused_question(title: &str, why: &str) -> String {
+    format!(
+        "⚠️ {title}: the worker pushed its branch, but GitHub refused to open the pull request ({}). Should a \
+         worker try again, or skip the task? You can also write what to do differently.",
+        clip(why, 300)
+    )
+}
+
 /// A task's pull request was approved and merged.
 pub fn task_merged(title: &str, number: u64, sha: Option<&str>) -> String {
     let commit = sha

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use orch_contracts::messages::worker::AgentKind;
+use orch_testkit::github::Fault;
 use orch_testkit::llm::Answer;
 
 use crate::architect::{approve, factory, plan};
 use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT};
-use crate::support::service::text;
+use crate::support::service::{buttons, text};
 
 // Multi-threaded: the stand-in spawner runs git synchronously against the simulator served by this runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +132,75 @@ async fn waves_run_in_parallel_failures_retry_and_merges_unblock_the_next_wave()
         s.read(Duration::from_millis(700)).await.is_empty(),
         "nothing twice"
     );
+    s.finish().await;
+    sim.shutdown().await;
+}
+
+// GitHub failing under the graph's own calls: transient failures (5xx, a secondary rate limit) while opening
+// pull requests are retried until they pass, and each task is reported once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_github_failures_opening_pull_requests_are_retried() {
+    let (s, sim) = factory(Answer::text(plan().to_string())).await;
+    let mut spawner = FakeSpawner::new(&s, Box::new(|_, _| false)).await;
+    approve(&s, 5).await;
+    let pulls = "/repos/acme/weather-bot/pulls";
+    sim.inject_fault(Fault::status(502).times(4).on_method("POST").on_path(pulls));
+    sim.inject_fault(
+        Fault::secondary_rate_limit(1)
+            .on_method("POST")
+            .on_path(pulls),
+    );
+    spawner.handle(&s, &sim, 2).await;
+    let texts: Vec<String> = s
+        .replies(2, Duration::from_secs(40))
+        .await
+        .iter()
+        .map(|a| text(a).to_owned())
+        .collect();
+    assert!(
+        texts.iter().all(|t| t.contains("pushed and verified")),
+        "{texts:#?}"
+    );
+    assert_eq!(sim.pull_requests().await.len(), 2, "one pull request each");
+    assert!(
+        sim.count_requests("POST", pulls) >= 5,
+        "the failed attempts reached GitHub"
+    );
+    s.finish().await;
+    sim.shutdown().await;
+}
+
+// A refusal (422) is not retried blindly: the person is asked, and "Try again" sends a worker back to the branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_github_refuses_is_a_question_to_the_person() {
+    let (s, sim) = factory(Answer::text(plan().to_string())).await;
+    let mut spawner = FakeSpawner::new(&s, Box::new(|_, _| false)).await;
+    approve(&s, 5).await;
+    let pulls = "/repos/acme/weather-bot/pulls";
+    sim.inject_fault(Fault::status(422).times(2).on_method("POST").on_path(pulls));
+    spawner.handle(&s, &sim, 2).await;
+    let asked = s.replies(2, WAIT).await;
+    assert!(
+        asked
+            .iter()
+            .all(|a| text(a).contains("GitHub refused to open the pull request")),
+        "{asked:#?}"
+    );
+    assert!(sim.pull_requests().await.is_empty());
+    let bot = asked
+        .iter()
+        .find(|a| text(a).starts_with("⚠️ Bot commands"))
+        .expect("a question about the bot");
+    s.press("cb-retry", &buttons(bot)[0]).await;
+    s.replies(4, WAIT).await; // toast, trying again, the question edited, started again
+    spawner.handle(&s, &sim, 3).await;
+    assert_eq!(spawner.seen[2].branch, "task/bot");
+    let pushed = s.replies(1, WAIT).await;
+    assert!(
+        text(&pushed[0]).contains("✅ Bot commands: pushed and verified; pull request #"),
+        "{pushed:#?}"
+    );
+    assert_eq!(sim.pull_requests().await.len(), 1);
     s.finish().await;
     sim.shutdown().await;
 }
