@@ -10,6 +10,9 @@
 #      scripted agent and AGENTS.md, and the unprivileged `worker` user (uid 1000), via `docker build` FROM the
 #      local base (seconds).
 #
+# `--base` builds (when missing) and prints only the base image: scripts/build-service-image.sh builds the
+# services' offline image on it.
+#
 # Needs: Docker, bash, sha256sum, and root (or sudo) to install and run debootstrap when the base is missing.
 # Works on a fresh Debian 12 machine with Docker running and apt reachable.
 #
@@ -96,6 +99,12 @@ build_image() {
     }
     rm -rf "$ctx"
 }
+
+if [ "${1:-}" = --base ]; then
+    if image_exists "$BASE_IMAGE"; then log "$BASE_IMAGE exists (cached)"; else build_base; fi
+    echo "$BASE_IMAGE"
+    exit 0
+fi
 
 if image_exists "$IMAGE"; then
     log "$IMAGE exists (cached)"

@@ -41,3 +41,5 @@ grep -E "demo person:|pull requests merged|worker pushed with the canary" "$demo
 echo "== factory crash runs (kill -9 graph-runner, worker-spawner, reviewer at random points)"
 scripts/factory-crash.sh "${CRASH_RUNS:-3}"
 
+echo "== zavhoz under docker-compose (offline image, authn/authz over gRPC)"
+scripts/compose-zavhoz-check.sh
