@@ -14,6 +14,11 @@ for tool in git openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+# The zavhoz-under-compose check (scripts/compose-zavhoz-check.sh) needs a compose tool: v1 from Debian, or the
+# v2 plugin when the engine came with it.
+if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+    need+=(docker-compose)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     as_root apt-get update -q >/dev/null || true
