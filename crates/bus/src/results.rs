@@ -69,6 +69,32 @@ impl Bus {
         }
     }
 
+    /// Returns the newest entry of a stream, if any (a progress stream's latest lines).
+    #[instrument(skip_all, fields(stream = %stream))]
+    pub async fn latest<M: Contract>(
+        &self,
+        stream: &StreamKey,
+    ) -> Result<Option<Envelope<M>>, BusError> {
+        let key = self.key(stream);
+        let mut conn = self.conn().await?;
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .map_err(BusError::redis("XREVRANGE", &key))?;
+        match reply.ids.into_iter().next() {
+            Some(entry) => {
+                let raw = RawEntry::from_stream_id(entry, 1);
+                Ok(Some(Envelope::from_fields(&raw.fields)?))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Reads up to `count` entries after `after_id` (blocking up to `block` for the first), each decoded on its
     /// own so one bad entry does not hide the others. Used for progress streams.
     pub async fn read_after<M: Contract>(

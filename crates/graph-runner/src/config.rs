@@ -103,6 +103,8 @@ pub struct WorkerSettings {
     pub git_token_handle: Option<String>,
     /// How often running workers' result streams are checked, in milliseconds (`…__POLL_MS`), default 500.
     pub poll_ms: u64,
+    /// The shortest time between two edits of a progress message, in seconds (`…__PROGRESS_SECS`), default 10.
+    pub progress_secs: u64,
     /// Review rounds per pull request before the person is asked (`…__MAX_REVIEW_ITERATIONS`), default 3:
     /// after that many requests for changes the task escalates instead of going back to a worker.
     pub max_review_iterations: u32,
@@ -118,6 +120,7 @@ impl Default for WorkerSettings {
             timeout_secs: 1800,
             git_token_handle: None,
             poll_ms: 500,
+            progress_secs: 10,
             max_review_iterations: 3,
         }
     }

@@ -38,6 +38,7 @@ use uuid::Uuid;
 use crate::config::WorkerSettings;
 use crate::escalation::{self, Kind, Question};
 use crate::nodes::Deps;
+use crate::progress;
 use crate::relay;
 use crate::rework;
 use crate::state::{Answer, Conversation, ConversationUpdate, Next, RepositoryRef, Waiting};
@@ -135,7 +136,8 @@ impl Deps {
             .await?;
         self.wake.notify();
         if progress.running + progress.in_review + progress.asking == 0 {
-            let text = texts::build_settled(&progress);
+            let (spent, budget) = self.spend_and_budget(state).await?;
+            let text = texts::build_settled(&progress, spent, budget);
             self.send_once(ctx, "settled", state, vec![texts::send(text)])
                 .await?;
             return Ok(ConversationUpdate::goto(Next::Done));
@@ -262,6 +264,24 @@ impl Deps {
         })
         .await?;
         Ok(())
+    }
+
+    /// What the project has spent, and its budget (micro-dollars).
+    async fn spend_and_budget(&self, state: &Conversation) -> Result<(i64, i64), NodeError> {
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(db("acquiring a connection"))?;
+        let spent = usage::project_spend(&mut conn, state.project_id).await?;
+        let budget: i64 =
+            sqlx::query_scalar("SELECT budget_usd_micros FROM projects WHERE id = $1")
+                .bind(state.project_id.0)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db("reading the project's budget"))?;
+        Ok((spent, budget))
     }
 
     async fn task(&self, state: &Conversation, key: &str) -> Result<TaskRow, NodeError> {
@@ -399,15 +419,7 @@ async fn start_ready(
         .execute(&mut *conn)
         .await
         .map_err(db("marking the project building"))?;
-        let titles: Vec<&str> = to_start.iter().map(|t| t.title.as_str()).collect();
-        let text = texts::workers_started(&titles);
-        relay::enqueue(
-            conn,
-            state.chat_id,
-            Some(state.run_id),
-            vec![texts::send(text)],
-        )
-        .await?;
+        announce(conn, state, &to_start).await?;
     }
     let started_count = started.len() as u32;
     Ok(Progress {
@@ -421,6 +433,30 @@ async fn start_ready(
         asking: escalation::open_count(conn, state.run_id).await?,
         started,
     })
+}
+
+/// Tells the person which workers started, in a message the watcher edits with their progress.
+async fn announce(
+    conn: &mut PgConnection,
+    state: &Conversation,
+    started: &[&TaskRow],
+) -> Result<(), StoreError> {
+    let key = progress::batch_ref();
+    let ids: Vec<Uuid> = started.iter().map(|t| t.id).collect();
+    sqlx::query("UPDATE tasks SET progress_ref = $2 WHERE id = ANY($1)")
+        .bind(&ids)
+        .bind(&key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("recording the progress message"))?;
+    let titles: Vec<&str> = started.iter().map(|t| t.title.as_str()).collect();
+    let message = ChatAction::Send {
+        text: texts::workers_started(&titles),
+        format: orch_contracts::messages::chat::TextFormat::Plain,
+        buttons: Vec::new(),
+        ref_key: Some(key),
+    };
+    relay::enqueue(conn, state.chat_id, Some(state.run_id), vec![message]).await
 }
 
 /// Before spawning: when the project's spend reached its budget, asks the person (once per budget) and

@@ -15,7 +15,8 @@
 //! - [`graph`], [`nodes`], [`state`]: the brainstorm graph; [`prompt`]: what the model is told.
 //! - [`factory`]: after approval, the architect step — plan, repository, tasks (orch-factory);
 //!   [`git_token`]: each project's git token handle for its workers, from zavhoz.
-//! - [`develop`]: tasks on coding workers and their pull requests; [`watcher`]: brings worker results in.
+//! - [`develop`]: tasks on coding workers and their pull requests; [`watcher`]: brings worker results in;
+//!   [`progress`]: workers' latest log lines in the chat.
 //! - [`escalation`]: questions to the person with buttons and their reminders; [`answers`]: what the
 //!   answers do; [`rework`]: what a review's result does to its task.
 //! - [`budget`]: warnings at 80% and 100% of a project's budget.
@@ -37,6 +38,7 @@ pub mod git_token;
 pub mod graph;
 pub mod handler;
 pub mod nodes;
+pub mod progress;
 pub mod prompt;
 pub mod relay;
 pub mod rework;
@@ -185,6 +187,7 @@ impl Service for Application {
             watcher::Timing {
                 poll: std::time::Duration::from_millis(config.workers.poll_ms.max(10)),
                 remind: config.escalation_remind(),
+                progress: std::time::Duration::from_secs(config.workers.progress_secs),
             },
             shutdown.clone(),
         ));

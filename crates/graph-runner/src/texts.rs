@@ -322,6 +322,20 @@ pub fn task_pushed(title: &str, number: u64, url: Option<&str>) -> String {
     format!("✅ {title}: pushed and verified; pull request #{number} is open{link}.")
 }
 
+/// A task's state in a progress line.
+pub fn task_state(status: &str) -> &'static str {
+    match status {
+        "pending" => "waiting to start again",
+        "in_review" => "pushed; in review",
+        "changes_requested" => "changes requested",
+        "merged" => "merged",
+        "failed" => "failed",
+        "escalated" => "waiting for you",
+        "cancelled" => "dropped",
+        _ => "working",
+    }
+}
+
 /// A worker pushed more commits to a task's open pull request.
 pub fn task_updated(title: &str, number: u64, url: Option<&str>) -> String {
     let link = url.map(|u| format!(" — {u}")).unwrap_or_default();
@@ -519,7 +533,7 @@ pub fn building(running: u32, reviewing: u32) -> String {
 }
 
 /// Nothing runs any more: where the build stands.
-pub fn build_settled(p: &crate::develop::Progress) -> String {
+pub fn build_settled(p: &crate::develop::Progress, spent: i64, budget: i64) -> String {
     let mut text = format!(
         "🏁 Workers and reviews are done for now: {} task(s) merged, {} waiting for a person, {} failed, {} \
          dropped",
@@ -531,6 +545,11 @@ pub fn build_settled(p: &crate::develop::Progress) -> String {
             p.blocked
         ));
     }
+    text.push_str(&format!(
+        ". Spent {} of the {} budget",
+        dollars(spent),
+        dollars(budget)
+    ));
     text.push('.');
     text
 }

@@ -9,7 +9,8 @@
 //! result twice. An unreadable worker result is turned into a failure the thread can act on (a worker that lies
 //! about its result is a failed worker); an unreadable review result into an escalation.
 //!
-//! The same loop reminds the person of questions left unanswered for [`Timing::remind`]: the reminder and
+//! The same loop edits each batch's announcement with the workers' latest log lines ([`crate::progress`]) and
+//! reminds the person of questions left unanswered for [`Timing::remind`]: the reminder and
 //! the row's `reminded_at` commit together, so each period reminds once, across restarts and runners.
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 use crate::conversations::Conversations;
 use crate::develop::{review_id, worker_id};
 use crate::escalation;
+use crate::progress::ProgressBoard;
 use crate::state::Answer;
 use crate::{relay, texts};
 
@@ -46,6 +48,8 @@ pub struct Timing {
     pub poll: Duration,
     /// An open question is reminded after this long without an answer (and again after each period).
     pub remind: Duration,
+    /// The shortest time between two progress edits of one message.
+    pub progress: Duration,
 }
 
 /// Polls until `stop`.
@@ -55,9 +59,13 @@ pub async fn run(
     timing: Timing,
     stop: CancellationToken,
 ) {
+    let mut board = ProgressBoard::new(timing.progress);
     while !stop.is_cancelled() {
         if let Err(e) = pass(&conversations, &bus).await {
             warn!(error.cause_chain = ?e, "checking running workers failed; retrying");
+        }
+        if let Err(e) = board.pass(&conversations, &bus).await {
+            warn!(error.cause_chain = ?e, "showing workers' progress failed; retrying");
         }
         if let Err(e) = remind(&conversations, timing.remind).await {
             warn!(error.cause_chain = ?e, "reminding of open questions failed; retrying");

@@ -67,3 +67,25 @@ async fn waiting_times_out_with_none() {
     assert!(got.is_none());
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn latest_returns_the_newest_entry_or_none() {
+    let bus = bus();
+    let key = streams::worker_progress(WorkerId::new());
+    assert!(
+        bus.latest::<WorkerProgress>(&key)
+            .await
+            .expect("latest")
+            .is_none()
+    );
+    for n in 1..=3 {
+        bus.publish(&key, &message(n)).await.expect("publish");
+    }
+    let newest = bus
+        .latest::<WorkerProgress>(&key)
+        .await
+        .expect("latest")
+        .expect("an entry");
+    assert_eq!(newest.body.seq, 3);
+    assert_eq!(newest.body.lines, ["line 3"]);
+}

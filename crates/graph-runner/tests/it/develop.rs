@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
+use orch_contracts::messages::chat::ChatAction;
 use orch_contracts::messages::worker::AgentKind;
 use orch_testkit::github::Fault;
 use orch_testkit::llm::Answer;
 
 use crate::architect::{approve, factory, plan};
-use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT};
-use crate::support::service::{buttons, text};
+use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT, progress};
+use crate::support::service::{Service, buttons, text};
 
 // Multi-threaded: the stand-in spawner runs git synchronously against the simulator served by this runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,4 +204,65 @@ async fn a_pull_request_github_refuses_is_a_question_to_the_person() {
     assert_eq!(sim.pull_requests().await.len(), 1);
     s.finish().await;
     sim.shutdown().await;
+}
+
+// The "Started" message is edited with each running worker's latest log line, and once more with the final states.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_started_message_shows_each_workers_latest_log_line() {
+    let (mut s, sim) = factory(Answer::text(plan().to_string())).await;
+    s.stop().await;
+    s.config.workers.progress_secs = 0;
+    s.run().await;
+    let mut spawner = FakeSpawner::new(&s, Box::new(|_, _| false)).await;
+    let started = approve(&s, 5).await;
+    let ChatAction::Send {
+        ref_key: Some(key), ..
+    } = &started[4]
+    else {
+        panic!("the announcement has a ref_key: {:#?}", started[4]);
+    };
+    let spawns = spawner.receive(2).await;
+    progress(&s, &spawns[0], 1, "[scripted] 3 directives").await;
+    progress(&s, &spawns[0], 2, "[scripted] write forecast/client.py").await;
+    edit_containing(
+        &s,
+        key,
+        &[
+            "• Forecast client: [scripted] write forecast/client.py",
+            "• Bot commands: starting",
+        ],
+    )
+    .await;
+
+    spawner.complete(&s, &sim, spawns).await;
+    edit_containing(
+        &s,
+        key,
+        &[
+            "• Forecast client: pushed; in review",
+            "• Bot commands: pushed; in review",
+        ],
+    )
+    .await;
+    s.finish().await;
+    sim.shutdown().await;
+}
+
+/// Reads `chat:out` until an edit of `key` contains every one of `needles`.
+async fn edit_containing(s: &Service, key: &str, needles: &[&str]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        for action in s.read(Duration::from_millis(200)).await {
+            if let ChatAction::Edit { ref_key, text, .. } = action
+                && ref_key == key
+            {
+                if needles.iter().all(|n| text.contains(n)) {
+                    return;
+                }
+                seen.push(text);
+            }
+        }
+    }
+    panic!("no edit of {key} containing {needles:?}; edits: {seen:#?}");
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use orch_bus::Group;
 use orch_contracts::messages::review::{LineComment, ReviewRequest, ReviewResult, Verdict};
-use orch_contracts::messages::worker::{Usage, WorkerResult, WorkerSpawn, WorkerStatus};
+use orch_contracts::messages::worker::{
+    Usage, WorkerProgress, WorkerResult, WorkerSpawn, WorkerStatus,
+};
 use orch_contracts::{Envelope, StreamKey, streams};
 use orch_testkit::github::GithubSim;
 
@@ -89,6 +91,65 @@ impl FakeSpawner {
             }
         }
     }
+}
+
+impl FakeSpawner {
+    /// Reads spawns until `n` arrived, without answering them (they stay "running").
+    pub async fn receive(&mut self, n: usize) -> Vec<WorkerSpawn> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut got = Vec::new();
+        while got.len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} spawns",
+                got.len()
+            );
+            for entry in self
+                .group
+                .read_new(10, Duration::from_millis(200))
+                .await
+                .expect("read spawns")
+            {
+                let spawn = Envelope::<WorkerSpawn>::from_fields(&entry.fields)
+                    .expect("a valid spawn")
+                    .body;
+                self.group.ack(&[entry.id]).await.expect("ack");
+                got.push(spawn);
+            }
+        }
+        got
+    }
+
+    /// Pushes and reports received spawns as the spawner would.
+    pub async fn complete(&mut self, s: &Service, sim: &GithubSim, spawns: Vec<WorkerSpawn>) {
+        for spawn in spawns {
+            let result = pushed(&spawn, sim).await;
+            s.bus
+                .publish_result(
+                    &streams::worker_result(spawn.worker_id),
+                    &Envelope::new(result),
+                )
+                .await
+                .expect("publish result");
+            self.seen.push(spawn);
+        }
+    }
+}
+
+/// Publishes a log line of a running worker, as the spawner streams them.
+pub async fn progress(s: &Service, spawn: &WorkerSpawn, seq: u64, line: &str) {
+    let progress = WorkerProgress {
+        worker_id: spawn.worker_id,
+        seq,
+        lines: vec![line.to_owned()],
+    };
+    s.bus
+        .publish(
+            &streams::worker_progress(spawn.worker_id),
+            &Envelope::new(progress),
+        )
+        .await
+        .expect("publish progress");
 }
 
 fn failed(spawn: &WorkerSpawn) -> WorkerResult {
