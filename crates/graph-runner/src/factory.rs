@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use orch_contracts::plan::BuildPlan;
 use orch_contracts::spec::ProjectSpec;
 use orch_factory::{
-    ARCHITECT_ROLE, ArchitectError, GitCredentials, RepositorySetup, ensure_repository, plan_build,
+    ARCHITECT_ROLE, ArchitectError, GitCredentials, RepositoryError, RepositorySetup,
+    ensure_repository, plan_build,
 };
 use orch_github::{Github, GithubAuth, GithubConfig, GithubError};
 use orch_graph::{Ctx, NodeError};
@@ -116,15 +117,36 @@ impl Deps {
                 Ok::<_, NodeError>(Utc::now())
             })
             .await?;
-        let setup = ctx
+        let outcome = ctx
             .once("repository", |_| async {
                 let github = factory.github().await?;
-                let setup =
-                    ensure_repository(github, &factory.credentials, &spec, &plan, committed_at)
-                        .await?;
-                Ok::<_, NodeError>(setup)
+                match ensure_repository(github, &factory.credentials, &spec, &plan, committed_at)
+                    .await
+                {
+                    Ok(setup) => Ok(RepositoryOutcome::Ready(setup)),
+                    Err(RepositoryError::Github(e)) if !e.is_transient() => {
+                        Ok(RepositoryOutcome::Refused(e.to_string()))
+                    }
+                    Err(e) => Err::<_, NodeError>(e.into()),
+                }
             })
-            .await?;
+            .await;
+        let setup = match outcome {
+            Ok(RepositoryOutcome::Ready(setup)) => setup,
+            Ok(RepositoryOutcome::Refused(why)) => {
+                tracing::warn!(%why, "GitHub refused to set up the repository");
+                let text = texts::repository_refused(&why);
+                return self
+                    .wait_for_text(state, ctx, "repository-refused", text)
+                    .await;
+            }
+            Err(e) => {
+                let text = texts::GITHUB_UNAVAILABLE.to_owned();
+                self.send_once(ctx, "github-unavailable", state, vec![texts::send(text)])
+                    .await?;
+                return Err(e);
+            }
+        };
         let repository = self
             .record(state, ctx, &plan, setup, git_token_handle)
             .await?;
@@ -294,6 +316,15 @@ impl Deps {
         .await?;
         Ok(repository)
     }
+}
+
+/// What setting up the repository came to (the effect's recorded result).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum RepositoryOutcome {
+    /// Created (or adopted) with its scaffold.
+    Ready(RepositorySetup),
+    /// GitHub refused for good (no permission, a name it rejects …); why.
+    Refused(String),
 }
 
 /// What asking for the plan came to.

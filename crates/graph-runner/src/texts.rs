@@ -322,6 +322,19 @@ pub fn task_pushed(title: &str, number: u64, url: Option<&str>) -> String {
     format!("✅ {title}: pushed and verified; pull request #{number} is open{link}.")
 }
 
+/// GitHub refused to create the repository.
+pub fn repository_refused(why: &str) -> String {
+    format!(
+        "⚠️ GitHub refused to set up the repository: {}. This usually needs an operator (the token's or the \
+         GitHub App's permissions, or the organization). Send me any message once it is fixed and I'll try again.",
+        clip(why, 300)
+    )
+}
+
+/// GitHub did not answer while the architect set up the repository (the step is retried).
+pub const GITHUB_UNAVAILABLE: &str = "GitHub is not answering right now, so the repository is not set up \
+yet. I'll keep trying; nothing is lost.";
+
 /// A task's state in a progress line.
 pub fn task_state(status: &str) -> &'static str {
     match status {

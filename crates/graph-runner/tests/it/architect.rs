@@ -155,3 +155,42 @@ async fn a_plan_the_model_cannot_get_right_is_explained_and_creates_nothing() {
     s.finish().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_repository_github_refuses_is_explained_and_retried_on_the_persons_word() {
+    let (s, sim) = factory(Answer::text(plan().to_string())).await;
+    sim.inject_fault(
+        orch_testkit::github::Fault::status(403)
+            .on_method("POST")
+            .on_path("/orgs/acme/repos"),
+    );
+    let replies = approve(&s, 4).await;
+    let refused = text(&replies[3]);
+    assert!(
+        refused.contains("GitHub refused to set up the repository"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains(TOKEN),
+        "no token in what the person reads"
+    );
+    assert!(sim.repos().is_empty());
+    assert_eq!(s.count("SELECT count(*) FROM tasks").await, 0);
+
+    s.text("The organization is fixed now, try again").await;
+    let retried = s.replies(2, WAIT).await;
+    assert!(
+        text(&retried[0]).contains("Repository acme/weather-bot is ready"),
+        "{retried:#?}"
+    );
+    assert!(text(&retried[1]).contains("Started 2 coding worker(s)"));
+    assert_eq!(sim.repos().len(), 1);
+    assert_eq!(
+        s.count("SELECT count(*) FROM llm_usage WHERE role = 'architect'")
+            .await,
+        2,
+        "the step ran again from the plan (one plan per attempt)"
+    );
+    s.finish().await;
+    sim.shutdown().await;
+}
