@@ -105,7 +105,7 @@ async fn a_task_failing_twice_asks_and_written_guidance_sends_it_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_budget_pauses_spawns_until_the_person_raises_it() {
-    let (s, sim) = factory(Answer::text(plan().to_string())).await;
+    let (mut s, sim) = factory(Answer::text(plan().to_string())).await;
     let mut spawner = FakeSpawner::new(&s, Box::new(|_, _| false)).await;
     let mut reviewer = FakeReviewer::new(&s, FakeReviewer::approving()).await;
     approve(&s, 5).await;
@@ -150,6 +150,9 @@ async fn a_spent_budget_pauses_spawns_until_the_person_raises_it() {
         "{refused:#?}"
     );
 
+    // The question survives a restart of the runner: the thread waits durably in its checkpoint.
+    s.stop().await;
+    s.run().await;
     s.press("cb-double", &buttons(asked)[0]).await;
     let raised = texts(&s.replies(4, WAIT).await);
     assert!(
