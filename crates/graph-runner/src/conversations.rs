@@ -363,8 +363,14 @@ impl Conversations {
         };
         if !view.next.is_empty() && view.interrupts.is_empty() {
             // A step that failed (a transient GitHub error, a crash) after taking its answer: run it again with
-            // that answer first, as `settle` does for the person's events.
-            self.invoke(&thread.thread, || Input::Continue).await?;
+            // that answer first, as `settle` does for the person's events. A step running right now (its lease
+            // is held) is left alone: the next pass looks again.
+            match self.runner.invoke(&thread.thread, Input::Continue).await {
+                Err(GraphError::LeaseHeld { .. }) => return Ok(false),
+                other => {
+                    other?;
+                }
+            }
             view = match self.runner.get_state(&thread.thread).await? {
                 Some(view) => view,
                 None => return Ok(false),
