@@ -26,7 +26,9 @@
 #   $ORCH_USAGE_FILE     lines input_tokens=N, output_tokens=N, cost_usd_micros=N
 #
 # Exit code: 0 when the branch was pushed; the agent's own exit code when it failed (so an OOM kill, 137,
-# stays visible); 1 for every other failure. The result file is written in every case it can be.
+# stays visible); 97 when no task arrived on stdin (the spawner died while starting the container: a restarted
+# spawner starts it again instead of reporting a failure); 1 for every other failure. The result file is
+# written in every case it can be.
 
 set -u
 umask 077
@@ -143,7 +145,7 @@ read_input() {
         *) fail "unexpected line on stdin" ;;
         esac
     done
-    [ "$got_task" = yes ] || fail "no task on stdin"
+    [ "$got_task" = yes ] || fail "no task on stdin" 97
     cat >"$STATE_DIR/TASK.md"
 }
 

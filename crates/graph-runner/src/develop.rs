@@ -449,7 +449,12 @@ async fn announce(
         .execute(&mut *conn)
         .await
         .map_err(db("recording the progress message"))?;
-    let titles: Vec<&str> = started.iter().map(|t| t.title.as_str()).collect();
+    // `attempts` is the count before this start: the worker starting now is run attempts + 1.
+    let titles: Vec<String> = started
+        .iter()
+        .map(|t| texts::run_title(&t.title, t.attempts + 1))
+        .collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let message = ChatAction::Send {
         text: texts::workers_started(&titles),
         format: orch_contracts::messages::chat::TextFormat::Plain,

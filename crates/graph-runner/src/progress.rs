@@ -167,7 +167,11 @@ impl ProgressBoard {
 /// The batch message: the announcement, then one line per task; `None` while there is nothing to add to the
 /// announcement (no worker wrote a line yet, none ended).
 async fn render(batch: &[BatchTask], bus: &Bus) -> Option<String> {
-    let titles: Vec<&str> = batch.iter().map(|t| t.title.as_str()).collect();
+    let titles: Vec<String> = batch
+        .iter()
+        .map(|t| texts::run_title(&t.title, t.attempts))
+        .collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let mut text = texts::workers_started(&titles);
     let mut news = false;
     for task in batch {

@@ -307,6 +307,15 @@ pub fn clip(text: &str, max: usize) -> String {
     short
 }
 
+/// A task's title with its run number after the first (a retry or a rework): `Bot commands (run 2)`.
+pub fn run_title(title: &str, run: i32) -> String {
+    if run > 1 {
+        format!("{title} (run {run})")
+    } else {
+        title.to_owned()
+    }
+}
+
 /// Coding workers were started on these tasks.
 pub fn workers_started(titles: &[&str]) -> String {
     format!(

@@ -95,6 +95,8 @@ pub struct Verdict {
 
 /// Exit code of a process killed by SIGKILL (the OOM killer's signal).
 const SIGKILL_EXIT: i64 = 137;
+/// The runner's exit code when no task arrived on its stdin (worker-image/execute_task.sh).
+pub const NO_TASK_EXIT: i64 = 97;
 
 /// Classifies a worker's ending.
 pub fn classify(ending: &Ending) -> Verdict {

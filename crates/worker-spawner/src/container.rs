@@ -45,6 +45,16 @@ pub struct Existing {
     pub phase: Phase,
     /// Its labels.
     pub labels: HashMap<String, String>,
+    /// Its exit code, once exited.
+    pub exit_code: Option<i64>,
+}
+
+impl Existing {
+    /// True for a container that exited because its task never arrived on stdin: a spawner died between
+    /// starting it and writing the task. Nothing ran; it is started again rather than reported as a failure.
+    pub fn never_got_its_task(&self) -> bool {
+        self.phase == Phase::Exited && self.exit_code == Some(crate::classify::NO_TASK_EXIT)
+    }
 }
 
 /// How a container ended.
@@ -75,6 +85,7 @@ impl Containers {
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(DockerError::api("inspect container")(e)),
         };
+        let exit_code = inspect.state.as_ref().and_then(|s| s.exit_code);
         let phase = match inspect.state.and_then(|s| s.status) {
             Some(ContainerStateStatusEnum::CREATED) => Phase::Created,
             Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => {
@@ -86,6 +97,7 @@ impl Containers {
             id: inspect.id.unwrap_or_default(),
             phase,
             labels: inspect.config.and_then(|c| c.labels).unwrap_or_default(),
+            exit_code,
         }))
     }
 
@@ -320,6 +332,21 @@ pub fn tail_bytes(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_exited_container_without_its_task_is_started_again() {
+        let container = |phase, exit_code| Existing {
+            id: "c".into(),
+            phase,
+            labels: HashMap::new(),
+            exit_code,
+        };
+        assert!(container(Phase::Exited, Some(97)).never_got_its_task());
+        assert!(!container(Phase::Exited, Some(1)).never_got_its_task());
+        assert!(!container(Phase::Exited, Some(0)).never_got_its_task());
+        assert!(!container(Phase::Running, None).never_got_its_task());
+        assert!(!container(Phase::Created, None).never_got_its_task());
+    }
 
     #[test]
     fn the_first_file_of_a_tar_is_read() {

@@ -174,9 +174,17 @@ impl Spawner {
         secrets: &ResolvedSecrets,
         locked: &mut sqlx::PgConnection,
     ) -> Result<Launched, RunError> {
-        if let Some(existing) = self.containers.find(&names.container).await? {
-            info!(container = %names.container, phase = ?existing.phase, "found the worker's container; resuming");
-            return self.resume(spawn, existing, secrets).await;
+        match self.containers.find(&names.container).await? {
+            Some(existing) if existing.never_got_its_task() => {
+                warn!(container = %names.container, "the worker's container never got its task (a spawner died \
+                      while starting it); starting it again");
+                self.containers.remove(names).await?;
+            }
+            Some(existing) => {
+                info!(container = %names.container, phase = ?existing.phase, "found the worker's container; resuming");
+                return self.resume(spawn, existing, secrets).await;
+            }
+            None => {}
         }
         let deadline_ms = now_ms() + i64::from(spawn.timeout_secs) * 1000;
         let id = &self.config.spawner_id;

@@ -46,7 +46,7 @@ async fn waves_run_in_parallel_failures_retry_and_merges_unblock_the_next_wave()
         "{texts:#?}"
     );
     assert_eq!(
-        has("Started 1 coding worker(s): Bot commands"),
+        has("Started 1 coding worker(s): Bot commands (run 2)"),
         1,
         "{texts:#?}"
     );

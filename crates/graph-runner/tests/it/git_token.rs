@@ -263,17 +263,23 @@ async fn the_architect_allocates_the_projects_token_once_and_every_spawn_carries
     s.config.zavhoz = Some(zavhoz.settings(SOPS_PATH));
     s.run().await;
     let reader = spawn_reader(&s).await;
-    // Creating the repository fails on the first run of the step (after the token was allocated): the step
-    // runs again when the bus redelivers the approval.
+    // Creating the repository fails on the first run of the step (after the token was allocated): GitHub
+    // answers 502 to every one of the client's 4 attempts, the person is told once, and the step runs again
+    // when the bus redelivers the approval.
     sim.inject_fault(
-        Fault::status(422)
+        Fault::status(502)
+            .times(4)
             .on_path("/orgs/acme/repos")
             .on_method("POST"),
     );
 
-    let replies = approve(&s, 5).await;
+    let replies = approve(&s, 6).await;
     assert!(
-        text(&replies[3]).contains("Repository acme/weather-bot is ready"),
+        text(&replies[3]).contains("GitHub is not answering"),
+        "{replies:#?}"
+    );
+    assert!(
+        text(&replies[4]).contains("Repository acme/weather-bot is ready"),
         "{replies:#?}"
     );
     assert!(
