@@ -14,7 +14,10 @@ import textwrap
 import urllib.error
 import urllib.request
 
-WAIT_MS = 30_000
+# Long enough for a reply held up by a crash: in the crash runs a killed graph-runner's message is reclaimed by
+# its successor only after the bus claim timeout (BUS_CLAIM_MIN_IDLE_SECS, 30 s). Replies normally take well
+# under a second, so a generous limit costs nothing.
+WAIT_MS = 90_000
 
 
 class Chat:
