@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::db;
-use crate::develop::TaskRow;
+use crate::develop::{TaskRow, select_tasks};
 use crate::escalation::{self, Kind, Open};
 use crate::nodes::Deps;
 use crate::rework;
@@ -31,10 +31,20 @@ pub const MIN_GUIDANCE_WORDS: usize = 3;
 /// What merging on the person's word came to (the recorded result of the merge effect).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum MergeOutcome {
-    /// Merged as this commit.
-    Merged(String),
-    /// GitHub refused; why.
-    Refused(String),
+    /// Pull request `number` merged as commit `sha`.
+    Merged {
+        /// The pull request.
+        number: u64,
+        /// The merge commit.
+        sha: String,
+    },
+    /// GitHub refused to merge pull request `number`; why.
+    Refused {
+        /// The pull request.
+        number: u64,
+        /// GitHub's reason.
+        why: String,
+    },
     /// Nothing to merge (no open pull request, or not a review question).
     Nothing,
 }
@@ -136,12 +146,18 @@ impl Deps {
         ctx.once("merge", |_| async {
             let github = factory.github().await?;
             match github.merge(owner, name, number, &request).await {
-                Ok(merged) => Ok(MergeOutcome::Merged(merged.sha)),
+                Ok(merged) => Ok(MergeOutcome::Merged {
+                    number,
+                    sha: merged.sha,
+                }),
                 Err(
                     e @ (GithubError::NotMergeable { .. }
                     | GithubError::HeadMoved { .. }
                     | GithubError::Conflict { .. }),
-                ) => Ok(MergeOutcome::Refused(e.to_string())),
+                ) => Ok(MergeOutcome::Refused {
+                    number,
+                    why: e.to_string(),
+                }),
                 Err(e) => Err::<_, NodeError>(e.into()),
             }
         })
@@ -210,28 +226,18 @@ async fn merge_decided(
     task: &TaskRow,
     merge: &MergeOutcome,
 ) -> Result<String, StoreError> {
-    let number: Option<i64> = sqlx::query_scalar(
-        "SELECT number FROM pull_requests WHERE task_id = $1 AND state = 'open' ORDER BY number DESC LIMIT 1",
-    )
-    .bind(task.id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db("reading a task's pull request"))?;
-    let number = number
-        .and_then(|n| u64::try_from(n).ok())
-        .unwrap_or_default();
     match merge {
-        MergeOutcome::Merged(sha) => {
-            rework::mark_merged(conn, state, task, number, Some(sha)).await?;
-            Ok(texts::task_merged_as_decided(&task.title, number, sha))
+        MergeOutcome::Merged { number, sha } => {
+            rework::mark_merged(conn, state, task, *number, Some(sha)).await?;
+            Ok(texts::task_merged_as_decided(&task.title, *number, sha))
         }
-        MergeOutcome::Refused(why) => {
+        MergeOutcome::Refused { number, why } => {
             let feedback = format!(
                 "A person approved pull request #{number}, but GitHub refused to merge it ({why}). Merge main \
                  into the branch and resolve any conflicts."
             );
             rework::send_back(conn, task, &feedback).await?;
-            Ok(texts::merge_refused(&task.title, number, why))
+            Ok(texts::merge_refused(&task.title, *number, why))
         }
         MergeOutcome::Nothing => {
             rework::set_status(conn, task, "cancelled").await?;
@@ -324,14 +330,11 @@ async fn stop_pending(conn: &mut PgConnection, state: &Conversation) -> Result<S
 }
 
 async fn task_by_id(conn: &mut PgConnection, id: Uuid) -> Result<TaskRow, StoreError> {
-    sqlx::query_as::<_, TaskRow>(
-        "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures
-         FROM tasks WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(conn)
-    .await
-    .map_err(db("reading a task"))
+    sqlx::query_as::<_, TaskRow>(select_tasks!("WHERE id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .map_err(db("reading a task"))
 }
 
 /// Parses "5", "$5", "5.50 USD" or "$ 12.5" into micro-dollars.

@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use orch_contracts::EventId;
 use orch_contracts::messages::chat::ChatAction;
+use orch_contracts::{EventId, ProjectId};
 use orch_graph::{
     Command, GraphError, Input, InputRefused, Outcome, Runner, ThreadKey, ThreadState,
 };
@@ -218,18 +218,10 @@ impl Conversations {
                 )
                 .await;
         };
-        let thread = match self.active(event.chat_id).await? {
-            Some(thread) if thread.project_id == button.project => thread,
-            _ => {
-                let text = "That button belongs to a project that is closed or was set aside. /status shows \
-                            the current one.";
-                return self.expired(event, query, text).await;
-            }
+        let (thread, view) = match self.pressed_in(event, query, Some(button.project)).await? {
+            Pressed::Live(thread, view) => (thread, view),
+            Pressed::Handled(handled) => return Ok(handled),
         };
-        let view = self.settle(event, &thread).await?;
-        if view.state.has_applied(event.id) {
-            return Ok(applied_to(&thread, &view));
-        }
         match waiting(&view) {
             Some(Waiting::Approval { rev }) if rev == button.rev => {
                 let (callback_query_id, event_id) = (query.to_owned(), event.id);
@@ -275,18 +267,13 @@ impl Conversations {
             let mut conn = self.conn().await?;
             escalation::project_of(&mut conn, decision.escalation).await?
         };
-        let thread = match (self.active(event.chat_id).await?, project) {
-            (Some(thread), Some(project)) if thread.project_id.0 == project => thread,
-            _ => {
-                let text = "That button belongs to a project that is closed or was set aside. /status shows \
-                            the current one.";
-                return self.expired(event, query, text).await;
-            }
+        let (thread, view) = match self
+            .pressed_in(event, query, project.map(ProjectId))
+            .await?
+        {
+            Pressed::Live(thread, view) => (thread, view),
+            Pressed::Handled(handled) => return Ok(handled),
         };
-        let view = self.settle(event, &thread).await?;
-        if view.state.has_applied(event.id) {
-            return Ok(applied_to(&thread, &view));
-        }
         match waiting(&view) {
             Some(Waiting::Workers { .. }) => {
                 let answer = Answer::Decision {
@@ -299,6 +286,29 @@ impl Conversations {
             }
             _ => self.expired(event, query, texts::ALREADY_ANSWERED).await,
         }
+    }
+
+    /// The chat's active thread, settled, when a button of `project` was pressed in it; a button of another
+    /// project (closed or set aside) is answered as expired, a press applied before as such.
+    async fn pressed_in(
+        &self,
+        event: &Event,
+        query: &str,
+        project: Option<ProjectId>,
+    ) -> Result<Pressed, HandleError> {
+        let thread = match self.active(event.chat_id).await? {
+            Some(thread) if Some(thread.project_id) == project => thread,
+            _ => {
+                let text = "That button belongs to a project that is closed or was set aside. /status shows \
+                            the current one.";
+                return Ok(Pressed::Handled(self.expired(event, query, text).await?));
+            }
+        };
+        let view = self.settle(event, &thread).await?;
+        if view.state.has_applied(event.id) {
+            return Ok(Pressed::Handled(applied_to(&thread, &view)));
+        }
+        Ok(Pressed::Live(thread, Box::new(view)))
     }
 
     async fn expired(
@@ -451,6 +461,14 @@ impl Conversations {
                 source,
             })
     }
+}
+
+/// Where a button press landed.
+enum Pressed {
+    /// In the chat's active thread, which has not applied it yet.
+    Live(ActiveThread, Box<ThreadState<Conversation>>),
+    /// Answered already (expired, or applied before).
+    Handled(Handled),
 }
 
 /// Returns what the thread waits for, if anything.

@@ -85,7 +85,24 @@ pub struct Progress {
     /// Open questions to the person.
     #[serde(default)]
     pub asking: u32,
+    /// What the project has spent (micro-dollars).
+    #[serde(default)]
+    pub spent_usd_micros: i64,
+    /// The project's budget (micro-dollars).
+    #[serde(default)]
+    pub budget_usd_micros: i64,
 }
+
+/// The `SELECT … FROM tasks` of a [`TaskRow`], followed by the given clause.
+macro_rules! select_tasks {
+    ($clause:literal) => {
+        concat!(
+            "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures FROM tasks ",
+            $clause
+        )
+    };
+}
+pub(crate) use select_tasks;
 
 /// A task row as this step reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -136,8 +153,7 @@ impl Deps {
             .await?;
         self.wake.notify();
         if progress.running + progress.in_review + progress.asking == 0 {
-            let (spent, budget) = self.spend_and_budget(state).await?;
-            let text = texts::build_settled(&progress, spent, budget);
+            let text = texts::build_settled(&progress);
             self.send_once(ctx, "settled", state, vec![texts::send(text)])
                 .await?;
             return Ok(ConversationUpdate::goto(Next::Done));
@@ -266,34 +282,13 @@ impl Deps {
         Ok(())
     }
 
-    /// What the project has spent, and its budget (micro-dollars).
-    async fn spend_and_budget(&self, state: &Conversation) -> Result<(i64, i64), NodeError> {
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .map_err(db("acquiring a connection"))?;
-        let spent = usage::project_spend(&mut conn, state.project_id).await?;
-        let budget: i64 =
-            sqlx::query_scalar("SELECT budget_usd_micros FROM projects WHERE id = $1")
-                .bind(state.project_id.0)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db("reading the project's budget"))?;
-        Ok((spent, budget))
-    }
-
     async fn task(&self, state: &Conversation, key: &str) -> Result<TaskRow, NodeError> {
-        let row = sqlx::query_as::<_, TaskRow>(
-            "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures
-             FROM tasks WHERE run_id = $1 AND key = $2",
-        )
-        .bind(state.run_id.0)
-        .bind(key)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(db("reading a task"))?;
+        let row = sqlx::query_as::<_, TaskRow>(select_tasks!("WHERE run_id = $1 AND key = $2"))
+            .bind(state.run_id.0)
+            .bind(key)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db("reading a task"))?;
         row.ok_or_else(|| NodeError::msg(format!("a worker reported on unknown task `{key}`")))
     }
 
@@ -378,14 +373,12 @@ async fn start_ready(
     settings: &WorkerSettings,
 ) -> Result<Progress, StoreError> {
     // Ids are UUIDv7, inserted in plan order: ordering by id keeps the plan's order.
-    let tasks = sqlx::query_as::<_, TaskRow>(
-        "SELECT id, key, title, body, depends_on, status::text AS status, attempts, failures
-         FROM tasks WHERE run_id = $1 ORDER BY id FOR UPDATE",
-    )
-    .bind(state.run_id.0)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db("reading the tasks"))?;
+    let tasks =
+        sqlx::query_as::<_, TaskRow>(select_tasks!("WHERE run_id = $1 ORDER BY id FOR UPDATE"))
+            .bind(state.run_id.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("reading the tasks"))?;
     let limit: i32 = sqlx::query_scalar("SELECT max_parallel_workers FROM projects WHERE id = $1")
         .bind(state.project_id.0)
         .fetch_one(&mut *conn)
@@ -404,7 +397,9 @@ async fn start_ready(
         .unwrap_or(1)
         .saturating_sub(count("running"));
     let mut to_start: Vec<&TaskRow> = tasks.iter().filter(ready).take(free as usize).collect();
-    if !to_start.is_empty() && ask_when_broke(conn, state, thread, to_start.len()).await? {
+    let (spent, budget) = spend_and_budget(conn, state.project_id).await?;
+    if !to_start.is_empty() && spent >= budget {
+        ask_for_budget(conn, state, thread, to_start.len(), spent, budget).await?;
         to_start.clear();
     }
     for task in &to_start {
@@ -431,6 +426,8 @@ async fn start_ready(
         needs_person: count("changes_requested") + count("escalated"),
         dropped: count("cancelled"),
         asking: escalation::open_count(conn, state.run_id).await?,
+        spent_usd_micros: spent,
+        budget_usd_micros: budget,
         started,
     })
 }
@@ -454,7 +451,6 @@ async fn announce(
         .iter()
         .map(|t| texts::run_title(&t.title, t.attempts + 1))
         .collect();
-    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let message = ChatAction::Send {
         text: texts::workers_started(&titles),
         format: orch_contracts::messages::chat::TextFormat::Plain,
@@ -464,23 +460,29 @@ async fn announce(
     relay::enqueue(conn, state.chat_id, Some(state.run_id), vec![message]).await
 }
 
-/// Before spawning: when the project's spend reached its budget, asks the person (once per budget) and
-/// returns true — nothing starts until they answer.
-async fn ask_when_broke(
+/// What the project has spent, and its budget (micro-dollars).
+async fn spend_and_budget(
+    conn: &mut PgConnection,
+    project: ProjectId,
+) -> Result<(i64, i64), StoreError> {
+    let spent = usage::project_spend(conn, project).await?;
+    let budget: i64 = sqlx::query_scalar("SELECT budget_usd_micros FROM projects WHERE id = $1")
+        .bind(project.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("reading the project's budget"))?;
+    Ok((spent, budget))
+}
+
+/// Before spawning, with the budget spent: asks the person (once per budget); nothing starts until they answer.
+async fn ask_for_budget(
     conn: &mut PgConnection,
     state: &Conversation,
     thread: &str,
     waiting: usize,
-) -> Result<bool, StoreError> {
-    let budget: i64 = sqlx::query_scalar("SELECT budget_usd_micros FROM projects WHERE id = $1")
-        .bind(state.project_id.0)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db("reading the project's budget"))?;
-    let spent = usage::project_spend(conn, state.project_id).await?;
-    if spent < budget {
-        return Ok(false);
-    }
+    spent: i64,
+    budget: i64,
+) -> Result<(), StoreError> {
     let question = Question {
         kind: Kind::Budget,
         task_id: None,
@@ -490,8 +492,7 @@ async fn ask_when_broke(
         no: "🛑 Stop here",
     };
     let asked = escalation::ask(conn, state, thread, &question).await?;
-    relay::enqueue(conn, state.chat_id, Some(state.run_id), asked).await?;
-    Ok(true)
+    relay::enqueue(conn, state.chat_id, Some(state.run_id), asked).await
 }
 
 /// Marks one task running (its next attempt) and queues its `worker:spawn`.

@@ -92,9 +92,6 @@ impl ProgressBoard {
         }
         let mut edits = Vec::new();
         for (key, batch) in &batches {
-            let Some(text) = render(batch, bus).await else {
-                continue;
-            };
             let running = batch.iter().any(|t| t.status == "running");
             let Some(shown) = self.shown.get(key) else {
                 // First seen: the announcement itself is on show; the first edit comes after `every`.
@@ -105,19 +102,21 @@ impl ProgressBoard {
             };
             // Running: at most once per `every`. Ended: the final states at once — if the message was ever
             // edited (a batch that ended within `every` keeps its announcement; its results have their own).
-            let due = shown.text != text
-                && if running {
-                    shown.at.elapsed() >= self.every
-                } else {
-                    shown.edited
-                };
-            if due {
-                edits.push((
-                    key.clone(),
-                    batch[0].telegram_chat_id,
-                    batch[0].run_id,
-                    text,
-                ));
+            // Checked before rendering, so a batch that is not due costs no reads.
+            let due = if running {
+                shown.at.elapsed() >= self.every
+            } else {
+                shown.edited
+            };
+            if !due {
+                continue;
+            }
+            match render(batch, bus).await {
+                Some(text) if text != shown.text => {
+                    let first = &batch[0];
+                    edits.push((key.clone(), first.telegram_chat_id, first.run_id, text));
+                }
+                _ => {}
             }
         }
         let queued = edits.len();
@@ -171,7 +170,6 @@ async fn render(batch: &[BatchTask], bus: &Bus) -> Option<String> {
         .iter()
         .map(|t| texts::run_title(&t.title, t.attempts))
         .collect();
-    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let mut text = texts::workers_started(&titles);
     let mut news = false;
     for task in batch {

@@ -316,8 +316,8 @@ pub fn run_title(title: &str, run: i32) -> String {
     }
 }
 
-/// Coding workers were started on these tasks.
-pub fn workers_started(titles: &[&str]) -> String {
+/// Coding workers were started on these tasks (titles as [`run_title`] names them).
+pub fn workers_started(titles: &[String]) -> String {
     format!(
         "🔨 Started {} coding worker(s): {}. I'll report each as it finishes.",
         titles.len(),
@@ -555,7 +555,7 @@ pub fn building(running: u32, reviewing: u32) -> String {
 }
 
 /// Nothing runs any more: where the build stands.
-pub fn build_settled(p: &crate::develop::Progress, spent: i64, budget: i64) -> String {
+pub fn build_settled(p: &crate::develop::Progress) -> String {
     let mut text = format!(
         "🏁 Workers and reviews are done for now: {} task(s) merged, {} waiting for a person, {} failed, {} \
          dropped",
@@ -569,8 +569,8 @@ pub fn build_settled(p: &crate::develop::Progress, spent: i64, budget: i64) -> S
     }
     text.push_str(&format!(
         ". Spent {} of the {} budget",
-        dollars(spent),
-        dollars(budget)
+        dollars(p.spent_usd_micros),
+        dollars(p.budget_usd_micros)
     ));
     text.push('.');
     text

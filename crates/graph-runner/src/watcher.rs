@@ -19,7 +19,7 @@ use std::time::Duration;
 use orch_bus::Bus;
 use orch_contracts::messages::review::{ReviewResult, Verdict};
 use orch_contracts::messages::worker::{WorkerResult, WorkerStatus};
-use orch_contracts::{EventId, ProjectId, ReviewId, streams};
+use orch_contracts::{Contract, EventId, ProjectId, ReviewId, StreamKey, streams};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use uuid::Uuid;
@@ -105,27 +105,16 @@ async fn workers(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usi
     let mut delivered = 0;
     for task in running {
         let worker = worker_id(ProjectId(task.project_id), &task.key, task.attempts);
-        let stream = streams::worker_result(worker);
-        let result = match bus
-            .wait_for_result::<WorkerResult>(&stream, Duration::from_millis(1))
-            .await
-        {
-            Ok(Some(envelope)) => envelope.body,
-            Ok(None) => continue,
-            Err(e) => unreadable(worker, &task.branch, &e.to_string()),
+        let Some(result) = peek::<WorkerResult>(bus, &streams::worker_result(worker)).await else {
+            continue;
         };
         let event_id = EventId(worker.0);
         let answer = Answer::WorkerFinished {
             task_key: task.key,
-            result: Box::new(result),
+            result: Box::new(result.unwrap_or_else(|why| unreadable(worker, &task.branch, &why))),
             event_id,
         };
-        if conversations
-            .on_factory_result(task.telegram_chat_id, event_id, answer)
-            .await?
-        {
-            delivered += 1;
-        }
+        delivered += deliver(conversations, task.telegram_chat_id, event_id, answer).await?;
     }
     Ok(delivered)
 }
@@ -146,31 +135,43 @@ async fn reviews(conversations: &Conversations, bus: &Bus) -> anyhow::Result<usi
         let number = u64::try_from(task.number).unwrap_or_default();
         let iteration = u32::try_from(task.review_iterations).unwrap_or_default();
         let review = review_id(ProjectId(task.project_id), number, iteration);
-        let result = match bus
-            .wait_for_result::<ReviewResult>(
-                &streams::review_result(review),
-                Duration::from_millis(1),
-            )
-            .await
-        {
-            Ok(Some(envelope)) => envelope.body,
-            Ok(None) => continue,
-            Err(e) => unreadable_review(review, number, &e.to_string()),
+        let Some(result) = peek::<ReviewResult>(bus, &streams::review_result(review)).await else {
+            continue;
         };
         let event_id = EventId(review.0);
         let answer = Answer::ReviewFinished {
             task_key: task.key,
-            result: Box::new(result),
+            result: Box::new(result.unwrap_or_else(|why| unreadable_review(review, number, &why))),
             event_id,
         };
-        if conversations
-            .on_factory_result(task.telegram_chat_id, event_id, answer)
-            .await?
-        {
-            delivered += 1;
-        }
+        delivered += deliver(conversations, task.telegram_chat_id, event_id, answer).await?;
     }
     Ok(delivered)
+}
+
+/// A result stream's entry, without waiting: `None` while nothing arrived, the reason when it cannot be read.
+async fn peek<M: Contract>(bus: &Bus, stream: &StreamKey) -> Option<Result<M, String>> {
+    match bus
+        .wait_for_result::<M>(stream, Duration::from_millis(1))
+        .await
+    {
+        Ok(Some(envelope)) => Some(Ok(envelope.body)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// Hands a result to its chat's thread; returns 1 when it was applied now.
+async fn deliver(
+    conversations: &Conversations,
+    telegram_chat_id: i64,
+    event_id: EventId,
+    answer: Answer,
+) -> anyhow::Result<usize> {
+    let applied = conversations
+        .on_factory_result(telegram_chat_id, event_id, answer)
+        .await?;
+    Ok(usize::from(applied))
 }
 
 /// Queues a reminder for every question unanswered for `after`; returns how many.

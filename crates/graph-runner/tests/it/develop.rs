@@ -12,7 +12,7 @@ use orch_testkit::llm::Answer;
 
 use crate::architect::{approve, factory, plan};
 use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT, progress};
-use crate::support::service::{Service, buttons, text};
+use crate::support::service::{Service, buttons, text, texts};
 
 // Multi-threaded: the stand-in spawner runs git synchronously against the simulator served by this runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,12 +28,7 @@ async fn waves_run_in_parallel_failures_retry_and_merges_unblock_the_next_wave()
     reviewer.handle(&s, 2).await;
     spawner.handle(&s, &sim, 4).await;
     reviewer.handle(&s, 3).await;
-    let texts: Vec<String> = s
-        .replies(10, WAIT)
-        .await
-        .iter()
-        .map(|a| text(a).to_owned())
-        .collect();
+    let texts = texts(&s.replies(10, WAIT).await);
     let has = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
     assert_eq!(
         has("✅ Forecast client: pushed and verified; pull request #"),
@@ -152,12 +147,7 @@ async fn transient_github_failures_opening_pull_requests_are_retried() {
             .on_path(pulls),
     );
     spawner.handle(&s, &sim, 2).await;
-    let texts: Vec<String> = s
-        .replies(2, Duration::from_secs(40))
-        .await
-        .iter()
-        .map(|a| text(a).to_owned())
-        .collect();
+    let texts = texts(&s.replies(2, Duration::from_secs(40)).await);
     assert!(
         texts.iter().all(|t| t.contains("pushed and verified")),
         "{texts:#?}"

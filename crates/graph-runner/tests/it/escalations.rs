@@ -8,17 +8,13 @@ use orch_testkit::llm::Answer;
 
 use crate::architect::{approve, factory, plan};
 use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT};
-use crate::support::service::{Service, buttons, text};
+use crate::support::service::{Service, buttons, text, texts};
 
 /// The bot's task fails until the person's guidance is in it.
 fn bot_fails_without_guidance() -> crate::support::fakes::FailWhen {
     Box::new(|spawn, _| {
         spawn.branch == "task/bot" && !spawn.task.body.contains("Guidance from the person")
     })
-}
-
-fn texts(actions: &[ChatAction]) -> Vec<String> {
-    actions.iter().map(|a| text(a).to_owned()).collect()
 }
 
 /// The one message with buttons among `actions`.

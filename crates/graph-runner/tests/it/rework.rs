@@ -6,7 +6,7 @@ use orch_testkit::llm::Answer;
 
 use crate::architect::{approve, factory, plan};
 use crate::support::fakes::{FakeReviewer, FakeSpawner, WAIT};
-use crate::support::service::{buttons, text};
+use crate::support::service::{buttons, text, texts};
 
 /// The first review of the bot's pull request asks for changes; everything else is approved.
 fn changes_once() -> crate::support::fakes::Policy {
@@ -32,12 +32,7 @@ async fn requested_changes_go_back_to_a_worker_on_the_branch_and_the_next_round_
     reviewer.handle(&s, 3).await;
     spawner.handle(&s, &sim, 4).await; // morning push, after both merges
     reviewer.handle(&s, 4).await;
-    let texts: Vec<String> = s
-        .replies(11, WAIT)
-        .await
-        .iter()
-        .map(|a| text(a).to_owned())
-        .collect();
+    let texts = texts(&s.replies(11, WAIT).await);
     let has = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
     assert_eq!(
         has("✏️ Bot commands: the review of pull request #"),

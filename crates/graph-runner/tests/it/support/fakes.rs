@@ -33,15 +33,8 @@ pub struct FakeSpawner {
 
 impl FakeSpawner {
     pub async fn new(s: &Service, fail_when: FailWhen) -> Self {
-        let group = Group::new(
-            &s.bus,
-            &StreamKey::from(streams::WORKER_SPAWN),
-            "fake-spawner",
-            "f",
-        );
-        group.ensure().await.expect("group");
         Self {
-            group,
+            group: group(s, streams::WORKER_SPAWN, "fake-spawner").await,
             seen: Vec::new(),
             fail_when,
         }
@@ -56,39 +49,11 @@ impl FakeSpawner {
     }
 
     /// Handles spawns until `n` were handled in all.
+    /// Results are published as spawns arrive: a failure's retry is one of the spawns waited for.
     pub async fn handle(&mut self, s: &Service, sim: &GithubSim, n: usize) {
-        let deadline = tokio::time::Instant::now() + WAIT;
         while self.seen.len() < n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} spawns arrived: {:?}",
-                self.seen.len(),
-                self.seen.iter().map(|s| &s.branch).collect::<Vec<_>>()
-            );
-            let entries = self
-                .group
-                .read_new(10, Duration::from_millis(200))
-                .await
-                .expect("read spawns");
-            for entry in entries {
-                let spawn = Envelope::<WorkerSpawn>::from_fields(&entry.fields)
-                    .expect("a valid spawn")
-                    .body;
-                let result = if (self.fail_when)(&spawn, &self.seen) {
-                    failed(&spawn)
-                } else {
-                    pushed(&spawn, sim).await
-                };
-                s.bus
-                    .publish_result(
-                        &streams::worker_result(spawn.worker_id),
-                        &Envelope::new(result),
-                    )
-                    .await
-                    .expect("publish result");
-                self.group.ack(&[entry.id]).await.expect("ack");
-                self.seen.push(spawn);
-            }
+            let spawns = self.receive(1).await;
+            self.complete(s, sim, spawns).await;
         }
     }
 }
@@ -120,10 +85,14 @@ impl FakeSpawner {
         got
     }
 
-    /// Pushes and reports received spawns as the spawner would.
+    /// Pushes (unless `fail_when` says it fails) and reports received spawns as the spawner would.
     pub async fn complete(&mut self, s: &Service, sim: &GithubSim, spawns: Vec<WorkerSpawn>) {
         for spawn in spawns {
-            let result = pushed(&spawn, sim).await;
+            let result = if (self.fail_when)(&spawn, &self.seen) {
+                failed(&spawn)
+            } else {
+                pushed(&spawn, sim).await
+            };
             s.bus
                 .publish_result(
                     &streams::worker_result(spawn.worker_id),
@@ -134,6 +103,13 @@ impl FakeSpawner {
             self.seen.push(spawn);
         }
     }
+}
+
+/// A consumer group `name` on `stream`, created.
+async fn group(s: &Service, stream: &str, name: &str) -> Group {
+    let group = Group::new(&s.bus, &StreamKey::from(stream), name, "c");
+    group.ensure().await.expect("group");
+    group
 }
 
 /// Publishes a log line of a running worker, as the spawner streams them.
@@ -243,15 +219,8 @@ pub struct FakeReviewer {
 
 impl FakeReviewer {
     pub async fn new(s: &Service, policy: Policy) -> Self {
-        let group = Group::new(
-            &s.bus,
-            &StreamKey::from(streams::REVIEW_REQUEST),
-            "fake-reviewer",
-            "r",
-        );
-        group.ensure().await.expect("group");
         Self {
-            group,
+            group: group(s, streams::REVIEW_REQUEST, "fake-reviewer").await,
             seen: Vec::new(),
             policy,
         }

@@ -239,6 +239,11 @@ pub fn seed(base_url: &str) -> ModelSeed {
     .expect("seed")
 }
 
+/// The texts of sends and edits.
+pub fn texts(actions: &[ChatAction]) -> Vec<String> {
+    actions.iter().map(|a| text(a).to_owned()).collect()
+}
+
 /// The text of a `Send`.
 pub fn text(action: &ChatAction) -> &str {
     match action {
